@@ -1,0 +1,31 @@
+// Flags shared by several verbs, with Caffe's names; each is defined once in flags.cpp. A verb's own
+// flags are defined in that verb's file.
+#pragma once
+
+#include <gflags/gflags.h>
+
+#include <string>
+#include <vector>
+
+#include "condense/proto/condense.pb.h"
+
+DECLARE_int32(threads);      // compute threads, 0 = all cores
+DECLARE_string(gpu);         // refused: this build is CPU-only
+DECLARE_string(model);       // net prototxt
+DECLARE_string(weights);     // comma-separated .caffemodel / .caffemodel.h5 files
+DECLARE_int32(iterations);   // batches to run
+DECLARE_string(phase);       // TRAIN or TEST
+DECLARE_int32(level);        // NetState level
+DECLARE_string(stage);       // comma-separated NetState stages
+DECLARE_string(json);        // machine-readable summary file
+
+namespace condense::tools {
+
+// The phase named by --phase, or `fallback` when the flag is empty; throws on other words.
+Phase PhaseFromFlag(Phase fallback);
+std::vector<std::string> StagesFromFlag();
+std::vector<std::string> SplitCommas(const std::string& text);
+// Copies every file of --weights (comma-separated) into the net, in order, as Caffe does.
+void RequireFlag(const std::string& value, const char* flag_name, const char* verb);
+
+}  // namespace condense::tools
