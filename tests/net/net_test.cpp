@@ -46,13 +46,15 @@ TEST(NetFilterTest, PhaseLevelAndStageRules) {
     layer { name: "unstaged" type: "Silence" include { not_stage: "deploy" } }
   )", TRAIN);
   std::vector<std::string> kept;
-  for (const auto& layer : FilterNet(param).layer()) kept.push_back(layer.name());
+  const NetParameter train = FilterNet(param);
+  for (const auto& layer : train.layer()) kept.push_back(layer.name());
   EXPECT_EQ((std::vector<std::string>{"train_only", "not_test", "unstaged"}), kept);
   param.mutable_state()->set_phase(TEST);
   param.mutable_state()->set_level(3);
   param.mutable_state()->add_stage("deploy");
   kept.clear();
-  for (const auto& layer : FilterNet(param).layer()) kept.push_back(layer.name());
+  const NetParameter test = FilterNet(param);
+  for (const auto& layer : test.layer()) kept.push_back(layer.name());
   EXPECT_EQ((std::vector<std::string>{"test_only", "deep", "staged"}), kept);
 }
 
