@@ -15,6 +15,11 @@ int ThreadCount();
 // Runs body(begin, end, thread_index) over [0, n) split into at most ThreadCount() contiguous chunks,
 // one per thread, each with BLAS held to one thread. Runs inline when n is small or one thread is set.
 void ParallelFor(int64_t n, const std::function<void(int64_t begin, int64_t end, int thread)>& body);
+// The same, but runs inline when `work` (about how many values the whole loop touches) is below
+// kMinParallelWork, where waking the threads costs more than the loop (a LeNet softmax, a test blob).
+constexpr int64_t kMinParallelWork = int64_t{1} << 15;
+void ParallelFor(int64_t n, int64_t work,
+                 const std::function<void(int64_t begin, int64_t end, int thread)>& body);
 
 // Caps BLAS to one thread for the lifetime of the object (used inside parallel regions).
 class SingleThreadedBlas {

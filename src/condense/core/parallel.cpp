@@ -64,4 +64,13 @@ void ParallelFor(int64_t n, const std::function<void(int64_t, int64_t, int)>& bo
   if (failure) std::rethrow_exception(failure);
 }
 
+void ParallelFor(int64_t n, int64_t work, const std::function<void(int64_t, int64_t, int)>& body) {
+  if (n <= 0) return;
+  if (work < kMinParallelWork) {
+    body(0, n, 0);
+    return;
+  }
+  ParallelFor(n, body);
+}
+
 }  // namespace condense
