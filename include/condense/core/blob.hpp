@@ -25,13 +25,20 @@ class AlignedBuffer {
   ~AlignedBuffer();
   AlignedBuffer(const AlignedBuffer&) = delete;
   AlignedBuffer& operator=(const AlignedBuffer&) = delete;
-  float* data() { return data_; }
+  float* data() {
+    ++version_;
+    return data_;
+  }
   const float* data() const { return data_; }
   int64_t count() const { return count_; }
+  // Bumped by every mutable access, so that a cache derived from the values (quantized weights) knows
+  // when to recompute.
+  uint64_t version() const { return version_; }
 
  private:
   float* data_ = nullptr;
   int64_t count_ = 0;
+  uint64_t version_ = 0;
 };
 
 class Blob {
@@ -76,6 +83,11 @@ class Blob {
   // Makes this blob use another blob's value or gradient memory (same count required).
   void ShareData(const Blob& other);
   void ShareDiff(const Blob& other);
+  // Exchanges the value arrays of two blobs of equal count (the quantization wrapper swaps quantized
+  // weights in and out without copying).
+  void SwapData(Blob& other);
+  // Changes whenever the values may have changed through this blob or any blob sharing them.
+  uint64_t data_version() const { return data_ ? data_->version() : 0; }
   bool SharesDataWith(const Blob& other) const { return data_ && data_ == other.data_; }
 
   void SetData(float value);

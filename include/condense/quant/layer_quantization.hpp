@@ -6,24 +6,53 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "condense/core/blob.hpp"
+#include "condense/quant/quantize_stats.hpp"
 
 namespace condense {
+
+// What one quantized tensor of a layer did over the passes since statistics were switched on.
+struct TensorQuantizationReport {
+  std::string tensor;  // "input 0", "output 0", "weights", "bias"
+  std::string format;  // e.g. "fixed<8,6>"
+  QuantizeStats stats;
+};
 
 class LayerQuantization {
  public:
   virtual ~LayerQuantization() = default;
+  // Called once after the layer's LayerSetUp, when its parameter blobs exist. quantizable_inputs marks
+  // the bottoms that carry activations (labels and other indices stay exact).
+  virtual void SetUp(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top,
+                     const std::vector<std::shared_ptr<Blob>>& parameters,
+                     const std::vector<bool>& quantizable_inputs) = 0;
   // Called after the layer's Reshape, whenever shapes may have changed.
   virtual void Reshape(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top) = 0;
-  // The bottoms the layer should read: quantized copies, or the bottoms themselves when inputs stay float.
+  // Forward: the bottoms the layer should read, quantized now into the wrapper's own buffers (or the
+  // bottoms themselves where inputs stay float). Their gradients are the bottoms' gradients.
   virtual const std::vector<Blob*>& QuantizeInputs(const std::vector<Blob*>& bottom) = 0;
-  // Replaces the parameter blobs' values by quantized ones for one forward/backward, keeping the float
-  // values aside; RestoreParameters puts the float shadow values back (the gradients stay).
-  virtual void QuantizeParameters(std::vector<std::shared_ptr<Blob>>& parameters) = 0;
+  // Backward: the very values the last forward computed on, not quantized again (stochastic rounding
+  // must see one draw per iteration).
+  virtual const std::vector<Blob*>& QuantizedInputs(const std::vector<Blob*>& bottom) = 0;
+  // Puts quantized values in place of the float shadow weights for one pass; `refresh` quantizes them
+  // anew (forward), otherwise the last forward's values come back (backward). RestoreParameters puts
+  // the float values back; gradients always stay with the float blobs.
+  virtual void SwapInQuantizedParameters(std::vector<std::shared_ptr<Blob>>& parameters,
+                                         bool refresh) = 0;
   virtual void RestoreParameters(std::vector<std::shared_ptr<Blob>>& parameters) = 0;
   virtual void QuantizeOutputs(const std::vector<Blob*>& top) = 0;
+  // After the layer's backward: zero the gradients of values that lay outside the format's range,
+  // where the quantization_param asks for it (a variant of the straight-through estimator).
+  virtual void MaskClippedGradients(const std::vector<Blob*>& bottom,
+                                    const std::vector<bool>& propagate_down,
+                                    std::vector<std::shared_ptr<Blob>>& parameters) = 0;
+
+  // Statistics of saturation and quantization noise, gathered while switched on (they cost a pass).
+  virtual void set_collect_stats(bool collect) = 0;
+  virtual std::vector<TensorQuantizationReport> Reports() const = 0;
 };
 
 }  // namespace condense

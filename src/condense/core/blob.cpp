@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <utility>
 
 #include "condense/core/error.hpp"
 #include "condense/core/math.hpp"
@@ -91,12 +92,12 @@ void Blob::EnsureDiff() {
 
 const float* Blob::data() const {
   const_cast<Blob*>(this)->EnsureData();
-  return data_->data();
+  return std::as_const(*data_).data();
 }
 
 const float* Blob::diff() const {
   const_cast<Blob*>(this)->EnsureDiff();
-  return diff_->data();
+  return std::as_const(*diff_).data();
 }
 
 float* Blob::mutable_data() {
@@ -121,6 +122,14 @@ void Blob::ShareDiff(const Blob& other) {
                  " with blob ", shape_string());
   const_cast<Blob&>(other).EnsureDiff();
   diff_ = other.diff_;
+}
+
+void Blob::SwapData(Blob& other) {
+  CONDENSE_CHECK(count_ == other.count_, "cannot swap values of blob ", other.shape_string(),
+                 " with blob ", shape_string());
+  EnsureData();
+  other.EnsureData();
+  data_.swap(other.data_);
 }
 
 void Blob::SetData(float value) { Set(count_, value, mutable_data()); }

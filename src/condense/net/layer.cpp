@@ -54,6 +54,11 @@ void Layer::SetUp(const std::vector<Blob*>& bottom, const std::vector<Blob*>& to
   CheckBlobCounts(bottom, top);
   try {
     LayerSetUp(bottom, top);
+    if (quantization_) {
+      std::vector<bool> quantizable(bottom.size());
+      for (size_t i = 0; i < bottom.size(); ++i) quantizable[i] = AllowForceBackward(static_cast<int>(i));
+      quantization_->SetUp(bottom, top, blobs_, quantizable);
+    }
     ReshapeAll(bottom, top);
   } catch (const Error& error) {
     const std::string message = error.what();
@@ -102,7 +107,7 @@ float Layer::Forward(const std::vector<Blob*>& bottom, const std::vector<Blob*>&
   ReshapeAll(bottom, top);
   if (quantization_) {
     const std::vector<Blob*>& inputs = quantization_->QuantizeInputs(bottom);
-    quantization_->QuantizeParameters(blobs_);
+    quantization_->SwapInQuantizedParameters(blobs_, /*refresh=*/true);
     ForwardCpu(inputs, top);
     quantization_->RestoreParameters(blobs_);
     quantization_->QuantizeOutputs(top);
@@ -121,10 +126,11 @@ void Layer::Backward(const std::vector<Blob*>& top, const std::vector<bool>& pro
                      const std::vector<Blob*>& bottom) {
   if (quantization_) {
     // The gradient flows through the quantizers unchanged; the weights seen are the quantized ones.
-    const std::vector<Blob*>& inputs = quantization_->QuantizeInputs(bottom);
-    quantization_->QuantizeParameters(blobs_);
+    const std::vector<Blob*>& inputs = quantization_->QuantizedInputs(bottom);
+    quantization_->SwapInQuantizedParameters(blobs_, /*refresh=*/false);
     BackwardCpu(top, propagate_down, inputs);
     quantization_->RestoreParameters(blobs_);
+    quantization_->MaskClippedGradients(bottom, propagate_down, blobs_);
   } else {
     BackwardCpu(top, propagate_down, bottom);
   }

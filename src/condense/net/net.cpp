@@ -8,6 +8,7 @@
 #include "condense/core/error.hpp"
 #include "condense/net/layer_registry.hpp"
 #include "condense/net/upgrade.hpp"
+#include "condense/quant/layer_quantizer.hpp"
 
 namespace condense {
 
@@ -165,6 +166,7 @@ void Net::Init(const NetParameter& in_param) {
                    "layer '", layer_param.name(), "': propagate_down must be given once per bottom");
     layers_.push_back(LayerRegistry::Create(layer_param));
     Layer& layer = *layers_.back();
+    layer.set_quantization(MakeLayerQuantization(layer_param, ""));
     layer_names_.push_back(layer_param.name());
     layer_index_[layer_param.name()] = layer_id;
 

@@ -1,0 +1,52 @@
+// TensorFormat: the number format one tensor is held in — float (untouched), dynamic fixed point,
+// minifloat, power of two or integer affine — together with its rounding. It is the one thing the layer
+// wrapper needs to know about a format: how to describe it and how to quantize an array into it. Affine
+// formats either carry a fixed real range (activations, measured beforehand) or take the range from the
+// tensor itself each time (weights, per tensor or per output channel).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+
+#include "condense/quant/dynamic_fixed_point.hpp"
+#include "condense/quant/integer_affine.hpp"
+#include "condense/quant/minifloat.hpp"
+#include "condense/quant/power_of_two.hpp"
+#include "condense/quant/quantize_stats.hpp"
+#include "condense/quant/rounding.hpp"
+
+namespace condense {
+
+// An affine scheme whose scale and zero point follow the data's own range on every pass.
+struct AffineFromData {
+  AffineScheme scheme;
+  bool per_channel = false;  // one range per slice of axis 0 (output channels)
+};
+
+class TensorFormat {
+ public:
+  using Format = std::variant<std::monostate, DynamicFixedPoint, Minifloat, PowerOfTwo,
+                              AffineQuantizer, AffineFromData>;
+
+  TensorFormat() = default;  // float
+  TensorFormat(Format format, Rounding rounding) : format_(format), rounding_(rounding) {}
+
+  bool is_float() const { return std::holds_alternative<std::monostate>(format_); }
+  const Format& format() const { return format_; }
+  Rounding rounding() const { return rounding_; }
+  std::string Describe() const;
+
+  // Quantizes n values (in == out allowed); `channels` slices the array along axis 0 for per-channel
+  // formats. Stochastic draws come from (seed, element index). Returns the number of saturated values.
+  int64_t Apply(const float* in, float* out, int64_t n, int64_t channels, uint64_t seed,
+                QuantizeStats* stats) const;
+  // Whether value x lies inside the representable range (for zeroing gradients of clipped values).
+  bool InRange(float x) const;
+
+ private:
+  Format format_;
+  Rounding rounding_ = Rounding::kNearest;
+};
+
+}  // namespace condense

@@ -1,0 +1,283 @@
+#include "condense/quant/layer_quantizer.hpp"
+
+#include <utility>
+
+#include "condense/core/error.hpp"
+#include "condense/core/random.hpp"
+
+namespace condense {
+
+namespace {
+
+Rounding RoundingOf(const QuantizationParameter& param) {
+  return param.rounding_scheme() == QuantizationParameter::STOCHASTIC ? Rounding::kStochastic
+                                                                      : Rounding::kNearest;
+}
+
+TensorFormat FixedPoint(uint32_t bit_width, int32_t fractional_bits, Rounding rounding,
+                        const std::string& where, const char* bw_field, const char* fl_field) {
+  DynamicFixedPoint format;
+  // Widths arrive as uint32: a negative number in the prototxt has wrapped around. Compare before
+  // narrowing so that it is still named as out of range.
+  CONDENSE_CHECK(bit_width >= 1 && bit_width <= 32, where, ": ", bw_field, " = ",
+                 static_cast<int32_t>(bit_width), " is out of range (1..32)");
+  format.bit_width = static_cast<int>(bit_width);
+  format.fractional_bits = fractional_bits;
+  format.Validate(where + ": ", bw_field, fl_field);
+  return TensorFormat(format, rounding);
+}
+
+TensorFormat AffineActivation(uint32_t bits, const AffineScheme& base, bool has_range, float low,
+                              float high, Rounding rounding, const std::string& where,
+                              const char* bits_field) {
+  AffineScheme scheme = base;
+  CONDENSE_CHECK(bits >= 1 && bits <= 32, where, ": ", bits_field, " = ", static_cast<int32_t>(bits),
+                 " is out of range");
+  scheme.bits = static_cast<int>(bits);
+  scheme.Validate(where + ": ", bits_field);
+  if (!has_range) return TensorFormat(AffineFromData{scheme, false}, rounding);
+  return TensorFormat(ChooseAffineQuantizer(scheme, low, high, where + ": "), rounding);
+}
+
+}  // namespace
+
+LayerFormats ReadLayerFormats(const QuantizationParameter& param, const std::string& where) {
+  const std::string at = where + ": quantization_param";
+  const Rounding rounding = RoundingOf(param);
+  LayerFormats formats;
+  switch (param.precision()) {
+    case QuantizationParameter::DYNAMIC_FIXED_POINT:
+      formats.input = FixedPoint(param.bw_layer_in(), param.fl_layer_in(), rounding, at,
+                                 "bw_layer_in", "fl_layer_in");
+      formats.output = FixedPoint(param.bw_layer_out(), param.fl_layer_out(), rounding, at,
+                                  "bw_layer_out", "fl_layer_out");
+      formats.weights =
+          FixedPoint(param.bw_params(), param.fl_params(), rounding, at, "bw_params", "fl_params");
+      formats.bias = formats.weights;
+      break;
+    case QuantizationParameter::MINIFLOAT: {
+      // Ristretto's minifloat applies one format to everything the layer touches.
+      Minifloat format;
+      format.exponent_bits = static_cast<int>(param.exp_bits());
+      format.mantissa_bits = static_cast<int>(param.mant_bits());
+      CONDENSE_CHECK(param.exp_bits() <= 32 && param.mant_bits() <= 32, at,
+                     ": exp_bits/mant_bits out of range");
+      format.Validate(at + ": ", "exp_bits", "mant_bits");
+      formats.input = formats.output = formats.weights = formats.bias = TensorFormat(format, rounding);
+      break;
+    }
+    case QuantizationParameter::INTEGER_POWER_OF_2_WEIGHTS: {
+      PowerOfTwo format;
+      format.min_exponent = param.exp_min();
+      format.max_exponent = param.exp_max();
+      format.Validate(at + ": ", "exp_min", "exp_max");
+      formats.weights = TensorFormat(format, rounding);
+      // Ristretto keeps biases in float here and holds activations in dynamic fixed point.
+      formats.input = FixedPoint(param.bw_layer_in(), param.fl_layer_in(), rounding, at,
+                                 "bw_layer_in", "fl_layer_in");
+      formats.output = FixedPoint(param.bw_layer_out(), param.fl_layer_out(), rounding, at,
+                                  "bw_layer_out", "fl_layer_out");
+      break;
+    }
+    case QuantizationParameter::INTEGER_AFFINE: {
+      AffineScheme scheme;
+      scheme.is_signed = param.affine_signed();
+      scheme.symmetric = param.affine_symmetric();
+      AffineScheme weight_scheme = scheme;
+      CONDENSE_CHECK(param.bw_params() >= 1 && param.bw_params() <= 32, at, ": bw_params = ",
+                     static_cast<int32_t>(param.bw_params()), " is out of range");
+      weight_scheme.bits = static_cast<int>(param.bw_params());
+      weight_scheme.Validate(at + ": ", "bw_params");
+      formats.weights = TensorFormat(AffineFromData{weight_scheme, param.per_channel()}, rounding);
+      formats.per_channel = param.per_channel();
+      formats.input = AffineActivation(param.bw_layer_in(), scheme,
+                                       param.has_range_in_min() && param.has_range_in_max(),
+                                       param.range_in_min(), param.range_in_max(), rounding, at,
+                                       "bw_layer_in");
+      formats.output = AffineActivation(param.bw_layer_out(), scheme,
+                                        param.has_range_out_min() && param.has_range_out_max(),
+                                        param.range_out_min(), param.range_out_max(), rounding, at,
+                                        "bw_layer_out");
+      break;
+    }
+    default:
+      Fail(at, ": unknown precision ", static_cast<int>(param.precision()));
+  }
+  CONDENSE_CHECK(!param.per_channel() || param.precision() == QuantizationParameter::INTEGER_AFFINE,
+                 at, ": per_channel applies to INTEGER_AFFINE weights only");
+  if (param.has_bw_bias()) {
+    formats.bias = FixedPoint(param.bw_bias(), param.fl_bias(), rounding, at, "bw_bias", "fl_bias");
+  }
+  if (!param.quantize_inputs()) formats.input = TensorFormat();
+  if (!param.quantize_outputs()) formats.output = TensorFormat();
+  if (!param.quantize_params()) formats.weights = formats.bias = TensorFormat();
+  CONDENSE_CHECK(param.accumulator_bits() == 0 ||
+                     (param.accumulator_bits() >= 2 && param.accumulator_bits() <= 64),
+                 at, ": accumulator_bits = ", param.accumulator_bits(), " is out of range (2..64)");
+  formats.accumulator_bits = static_cast<int>(param.accumulator_bits());
+  formats.quantize_activations_in_train = param.quantize_activations_in_train();
+  formats.zero_clipped_gradients = param.zero_clipped_gradients();
+  return formats;
+}
+
+LayerQuantizer::LayerQuantizer(LayerFormats formats, Phase phase, uint64_t seed, std::string where)
+    : formats_(std::move(formats)), phase_(phase), seed_(seed), where_(std::move(where)) {}
+
+void LayerQuantizer::SetUp(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top,
+                           const std::vector<std::shared_ptr<Blob>>& parameters,
+                           const std::vector<bool>& quantizable_inputs) {
+  CONDENSE_CHECK(!top.empty() || !parameters.empty(), where_,
+                 ": quantization_param on a layer with no outputs and no parameters: nothing to "
+                 "quantize");
+  if (formats_.per_channel) {
+    CONDENSE_CHECK(!parameters.empty() && parameters[0]->num_axes() >= 2, where_,
+                   ": quantization_param: per_channel needs weights with an output-channel axis");
+  }
+  CONDENSE_CHECK(formats_.accumulator_bits == 0 || !parameters.empty(), where_,
+                 ": quantization_param: accumulator_bits needs a layer with weights");
+  quantizable_inputs_ = quantizable_inputs;
+  input_buffers_.clear();
+  for (size_t i = 0; i < bottom.size(); ++i) input_buffers_.push_back(std::make_unique<Blob>());
+  parameter_buffers_.clear();
+  for (size_t i = 0; i < parameters.size(); ++i) parameter_buffers_.push_back(std::make_unique<Blob>());
+  quantized_versions_.assign(parameters.size(), ~uint64_t{0});
+  swapped_.assign(parameters.size(), false);
+  input_stats_.assign(bottom.size(), QuantizeStats());
+  output_stats_.assign(top.size(), QuantizeStats());
+  parameter_stats_.assign(parameters.size(), QuantizeStats());
+}
+
+void LayerQuantizer::Reshape(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top) {
+  inputs_.assign(bottom.begin(), bottom.end());
+  if (formats_.input.is_float() || !QuantizesActivations()) return;
+  for (size_t i = 0; i < bottom.size() && i < input_buffers_.size(); ++i) {
+    if (!quantizable_inputs_[i]) continue;
+    input_buffers_[i]->ReshapeLike(*bottom[i]);
+    // The copy's gradient is the bottom's: the quantizer passes gradients straight through.
+    input_buffers_[i]->ShareDiff(*bottom[i]);
+    inputs_[i] = input_buffers_[i].get();
+  }
+}
+
+bool LayerQuantizer::QuantizesActivations() const {
+  return phase_ == TEST || formats_.quantize_activations_in_train;
+}
+
+uint64_t LayerQuantizer::SeedFor(int tensor) const {
+  // A distinct stream per layer, pass and tensor, so that stochastic rounding draws afresh each time.
+  return seed_ ^ (pass_ * 0x9E3779B97F4A7C15ULL) ^ (static_cast<uint64_t>(tensor) << 56);
+}
+
+const std::vector<Blob*>& LayerQuantizer::QuantizeInputs(const std::vector<Blob*>& bottom) {
+  ++pass_;
+  for (size_t i = 0; i < bottom.size(); ++i) {
+    if (inputs_[i] == bottom[i]) continue;
+    formats_.input.Apply(bottom[i]->data(), inputs_[i]->mutable_data(), bottom[i]->count(), 1,
+                         SeedFor(static_cast<int>(i)), collect_stats_ ? &input_stats_[i] : nullptr);
+  }
+  return inputs_;
+}
+
+const std::vector<Blob*>& LayerQuantizer::QuantizedInputs(const std::vector<Blob*>& bottom) {
+  return inputs_;
+}
+
+const TensorFormat& LayerQuantizer::ParameterFormat(size_t index) const {
+  // Blob 0 holds the weights; a second blob is the bias (Convolution, InnerProduct, Scale, PReLU...).
+  return index == 0 ? formats_.weights : formats_.bias;
+}
+
+void LayerQuantizer::SwapInQuantizedParameters(std::vector<std::shared_ptr<Blob>>& parameters,
+                                               bool refresh) {
+  for (size_t i = 0; i < parameters.size() && i < parameter_buffers_.size(); ++i) {
+    const TensorFormat& format = ParameterFormat(i);
+    if (format.is_float()) continue;
+    Blob& shadow = *parameters[i];
+    Blob& quantized = *parameter_buffers_[i];
+    if (quantized.shape() != shadow.shape()) quantized.ReshapeLike(shadow);
+    // Nearest rounding of unchanged weights gives the same values: skip the work (a TEST net, or
+    // the backward pass of an iteration).
+    const bool stale = shadow.data_version() != quantized_versions_[i] ||
+                       (refresh && format.rounding() == Rounding::kStochastic);
+    if (stale) {
+      const int64_t channels = shadow.num_axes() > 0 ? shadow.shape(0) : 1;
+      format.Apply(shadow.data(), quantized.mutable_data(), shadow.count(), channels,
+                   SeedFor(static_cast<int>(32 + i)), collect_stats_ ? &parameter_stats_[i] : nullptr);
+      quantized_versions_[i] = shadow.data_version();
+    }
+    shadow.SwapData(quantized);
+    swapped_[i] = true;
+  }
+}
+
+void LayerQuantizer::RestoreParameters(std::vector<std::shared_ptr<Blob>>& parameters) {
+  for (size_t i = 0; i < parameters.size() && i < swapped_.size(); ++i) {
+    if (!swapped_[i]) continue;
+    parameters[i]->SwapData(*parameter_buffers_[i]);
+    swapped_[i] = false;
+  }
+}
+
+void LayerQuantizer::QuantizeOutputs(const std::vector<Blob*>& top) {
+  if (formats_.output.is_float() || !QuantizesActivations()) return;
+  for (size_t i = 0; i < top.size(); ++i) {
+    float* values = top[i]->mutable_data();
+    formats_.output.Apply(values, values, top[i]->count(), 1, SeedFor(static_cast<int>(16 + i)),
+                          collect_stats_ ? &output_stats_[i] : nullptr);
+  }
+}
+
+void LayerQuantizer::MaskClippedGradients(const std::vector<Blob*>& bottom,
+                                          const std::vector<bool>& propagate_down,
+                                          std::vector<std::shared_ptr<Blob>>& parameters) {
+  if (!formats_.zero_clipped_gradients) return;
+  for (size_t i = 0; i < bottom.size(); ++i) {
+    if (!propagate_down[i] || inputs_[i] == bottom[i]) continue;
+    const float* values = bottom[i]->data();
+    float* grads = bottom[i]->mutable_diff();
+    for (int64_t k = 0; k < bottom[i]->count(); ++k) {
+      if (!formats_.input.InRange(values[k])) grads[k] = 0.0f;
+    }
+  }
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    const TensorFormat& format = ParameterFormat(i);
+    if (format.is_float()) continue;
+    const float* values = parameters[i]->data();
+    float* grads = parameters[i]->mutable_diff();
+    for (int64_t k = 0; k < parameters[i]->count(); ++k) {
+      if (!format.InRange(values[k])) grads[k] = 0.0f;
+    }
+  }
+}
+
+std::vector<TensorQuantizationReport> LayerQuantizer::Reports() const {
+  std::vector<TensorQuantizationReport> reports;
+  for (size_t i = 0; i < input_stats_.size(); ++i) {
+    if (input_stats_[i].count > 0) {
+      reports.push_back({StrCat("input ", i), formats_.input.Describe(), input_stats_[i]});
+    }
+  }
+  for (size_t i = 0; i < parameter_stats_.size(); ++i) {
+    if (parameter_stats_[i].count > 0) {
+      reports.push_back({i == 0 ? "weights" : (i == 1 ? "bias" : StrCat("param ", i)),
+                         ParameterFormat(i).Describe(), parameter_stats_[i]});
+    }
+  }
+  for (size_t i = 0; i < output_stats_.size(); ++i) {
+    if (output_stats_[i].count > 0) {
+      reports.push_back({StrCat("output ", i), formats_.output.Describe(), output_stats_[i]});
+    }
+  }
+  return reports;
+}
+
+std::unique_ptr<LayerQuantization> MakeLayerQuantization(const LayerParameter& param,
+                                                         const std::string& source) {
+  if (!param.has_quantization_param()) return nullptr;
+  const std::string where =
+      StrCat(source.empty() ? "" : source + ": ", "layer '", param.name(), "'");
+  LayerFormats formats = ReadLayerFormats(param.quantization_param(), where);
+  return std::make_unique<LayerQuantizer>(std::move(formats), param.phase(), GlobalRandom()(), where);
+}
+
+}  // namespace condense

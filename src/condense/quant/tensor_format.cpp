@@ -1,0 +1,72 @@
+#include "condense/quant/tensor_format.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "condense/core/error.hpp"
+
+namespace condense {
+
+namespace {
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+}  // namespace
+
+std::string TensorFormat::Describe() const {
+  const std::string base = std::visit(
+      Overloaded{[](const std::monostate&) { return std::string("float"); },
+                 [](const DynamicFixedPoint& f) { return f.Describe(); },
+                 [](const Minifloat& f) { return f.Describe(); },
+                 [](const PowerOfTwo& f) { return f.Describe(); },
+                 [](const AffineQuantizer& f) {
+                   return StrCat("affine<scale ", f.scale, ", zero ", f.zero_point, ", [", f.q_min,
+                                 ",", f.q_max, "]>");
+                 },
+                 [](const AffineFromData& f) {
+                   return f.scheme.Describe() + (f.per_channel ? " per channel" : " per tensor");
+                 }},
+      format_);
+  return rounding_ == Rounding::kStochastic && !is_float() ? base + " stochastic" : base;
+}
+
+int64_t TensorFormat::Apply(const float* in, float* out, int64_t n, int64_t channels, uint64_t seed,
+                            QuantizeStats* stats) const {
+  return std::visit(
+      Overloaded{
+          [&](const std::monostate&) -> int64_t {
+            if (in != out) std::copy(in, in + n, out);
+            return 0;
+          },
+          [&](const auto& f) -> int64_t { return f.QuantizeArray(in, out, n, rounding_, seed, 0, stats); },
+          [&](const AffineFromData& f) -> int64_t {
+            if (!f.per_channel || channels <= 1) {
+              float low = 0.0f;
+              float high = 0.0f;
+              for (int64_t i = 0; i < n; ++i) {
+                low = std::min(low, in[i]);
+                high = std::max(high, in[i]);
+              }
+              return ChooseAffineQuantizer(f.scheme, low, high)
+                  .QuantizeArray(in, out, n, rounding_, seed, 0, stats);
+            }
+            const std::vector<AffineQuantizer> quantizers =
+                ChoosePerChannelQuantizers(f.scheme, in, channels, n / channels);
+            return QuantizePerChannel(quantizers, in, out, n / channels, rounding_, seed, 0, stats);
+          }},
+      format_);
+}
+
+bool TensorFormat::InRange(float x) const {
+  return std::visit(Overloaded{[](const std::monostate&) { return true; },
+                               [x](const AffineFromData&) { return true; },
+                               [x](const PowerOfTwo& f) { return -f.MaxValue() <= x && x <= f.MaxValue(); },
+                               [x](const Minifloat& f) { return -f.MaxValue() <= x && x <= f.MaxValue(); },
+                               [x](const auto& f) { return f.MinValue() <= x && x <= f.MaxValue(); }},
+                    format_);
+}
+
+}  // namespace condense
