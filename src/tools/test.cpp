@@ -3,11 +3,13 @@
 #include <glog/logging.h>
 
 #include <chrono>
+#include <cmath>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "condense/core/file_io.hpp"
 #include "condense/core/error.hpp"
+#include "condense/quant/layer_quantization.hpp"
 #include "console_table.hpp"
 #include "flags.hpp"
 #include "net_setup.hpp"
@@ -22,6 +24,31 @@ struct OutputScore {
   float loss_weight = 0.0f;
   std::vector<double> sums;  // one per element of the output blob
 };
+
+// Prints, per quantized tensor, the share of values that saturated and the SQNR of the quantized
+// against the float values; returns the same figures for the JSON summary.
+nlohmann::ordered_json ReportQuantization(const Net& net) {
+  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+  ConsoleTable table({"layer", "tensor", "format", "saturated %", "SQNR dB"});
+  for (size_t i = 0; i < net.layers().size(); ++i) {
+    const LayerQuantization* quantization = net.layers()[i]->quantization();
+    if (quantization == nullptr) continue;
+    for (const TensorQuantizationReport& report : quantization->Reports()) {
+      const double sqnr = report.stats.SqnrDb();
+      table.AddRow({net.layer_names()[i], report.tensor, report.format,
+                    FormatFixed(100.0 * report.stats.SaturatedShare(), 3),
+                    std::isinf(sqnr) ? "exact" : FormatFixed(sqnr, 1)});
+      rows.push_back({{"layer", net.layer_names()[i]},
+                      {"tensor", report.tensor},
+                      {"format", report.format},
+                      {"values", report.stats.count},
+                      {"saturated_share", report.stats.SaturatedShare()},
+                      {"sqnr_db", std::isinf(sqnr) ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(sqnr)}});
+    }
+  }
+  if (!rows.empty()) std::cout << "\nquantized tensors\n" << table.Render();
+  return rows;
+}
 
 int TestMain(const VerbArgs& args) {
   CONDENSE_CHECK(args.empty(), "condense test takes no positional arguments (got '", args[0], "')");
@@ -38,6 +65,10 @@ int TestMain(const VerbArgs& args) {
     score.loss_weight = net->blob_loss_weight(net->output_blob_indices()[i]);
     score.sums.assign(net->output_blobs()[i]->count(), 0.0);
     scores.push_back(score);
+  }
+  // On a quantized net, also measure what the word widths do to each tensor.
+  for (const auto& layer : net->layers()) {
+    if (layer->quantization()) layer->quantization()->set_collect_stats(true);
   }
   double total_loss = 0.0;
   const auto start = std::chrono::steady_clock::now();
@@ -85,6 +116,7 @@ int TestMain(const VerbArgs& args) {
             << FormatSeconds(seconds) << " (" << FormatFixed(batch * FLAGS_iterations / seconds, 0)
             << " images/s)\n";
 
+  const nlohmann::ordered_json quantization = ReportQuantization(*net);
   if (!FLAGS_json.empty()) {
     nlohmann::ordered_json summary;
     summary["outputs"] = outputs;
@@ -95,6 +127,7 @@ int TestMain(const VerbArgs& args) {
     summary["seconds"] = seconds;
     summary["model"] = FLAGS_model;
     summary["weights"] = FLAGS_weights;
+    if (!quantization.empty()) summary["quantization"] = quantization;
     WriteFileAtomically(FLAGS_json, summary.dump(2) + "\n");
   }
   return 0;

@@ -63,17 +63,18 @@ void GradientChecker::CheckGradientSingle(Layer* layer, const std::vector<Blob*>
     Blob* blob = checked[b];
     for (int64_t i = 0; i < blob->count(); ++i) {
       if (element_wise && i != top_data_id) continue;
-      float* value = blob->mutable_data() + i;
-      const float original = *value;
-      *value = original + step_;
+      // Every write goes through mutable_data(), so that caches of derived values (quantized
+      // weights) see the change.
+      const float original = blob->data()[i];
+      blob->mutable_data()[i] = original + step_;
       SeedRandom(seed_);
       layer->Forward(bottom, top);
       const float positive = Objective(top, top_id, top_data_id);
-      *value = original - step_;
+      blob->mutable_data()[i] = original - step_;
       SeedRandom(seed_);
       layer->Forward(bottom, top);
       const float negative = Objective(top, top_id, top_data_id);
-      *value = original;
+      blob->mutable_data()[i] = original;
       const float estimated = (positive - negative) / (2.0f * step_);
       if (kink_range_ >= 0.0f && std::fabs(original - kink_) < kink_range_) continue;
       const float analytic = computed[b][i];

@@ -44,8 +44,10 @@ class LayerQuantization {
                                          bool refresh) = 0;
   virtual void RestoreParameters(std::vector<std::shared_ptr<Blob>>& parameters) = 0;
   virtual void QuantizeOutputs(const std::vector<Blob*>& top) = 0;
-  // After the layer's backward: zero the gradients of values that lay outside the format's range,
-  // where the quantization_param asks for it (a variant of the straight-through estimator).
+  // Where the quantization_param asks for it (a variant of the straight-through estimator), zero the
+  // gradients of values that lay outside the format's range: of the outputs before the layer's
+  // backward, of the inputs and parameters after it.
+  virtual void MaskClippedOutputGradients(const std::vector<Blob*>& top) = 0;
   virtual void MaskClippedGradients(const std::vector<Blob*>& bottom,
                                     const std::vector<bool>& propagate_down,
                                     std::vector<std::shared_ptr<Blob>>& parameters) = 0;

@@ -46,6 +46,7 @@ class LayerQuantizer : public LayerQuantization {
   void SwapInQuantizedParameters(std::vector<std::shared_ptr<Blob>>& parameters, bool refresh) override;
   void RestoreParameters(std::vector<std::shared_ptr<Blob>>& parameters) override;
   void QuantizeOutputs(const std::vector<Blob*>& top) override;
+  void MaskClippedOutputGradients(const std::vector<Blob*>& top) override;
   void MaskClippedGradients(const std::vector<Blob*>& bottom, const std::vector<bool>& propagate_down,
                             std::vector<std::shared_ptr<Blob>>& parameters) override;
   void set_collect_stats(bool collect) override { collect_stats_ = collect; }
@@ -69,6 +70,10 @@ class LayerQuantizer : public LayerQuantization {
   std::vector<std::unique_ptr<Blob>> parameter_buffers_;
   std::vector<uint64_t> quantized_versions_;          // data_version of the float values last quantized
   std::vector<bool> swapped_;
+
+  // Where zero_clipped_gradients is on: 1 for each value the last forward clipped.
+  std::vector<std::vector<uint8_t>> input_clipped_;
+  std::vector<std::vector<uint8_t>> output_clipped_;
 
   std::vector<QuantizeStats> input_stats_;
   std::vector<QuantizeStats> output_stats_;

@@ -35,6 +35,7 @@ class TensorFormat {
   bool is_float() const { return std::holds_alternative<std::monostate>(format_); }
   const Format& format() const { return format_; }
   Rounding rounding() const { return rounding_; }
+  // A short description for tables: "fixed 8b fl 6 [-2, 1.98438]", "minifloat e4m3 (max 240)".
   std::string Describe() const;
 
   // Quantizes n values (in == out allowed); `channels` slices the array along axis 0 for per-channel

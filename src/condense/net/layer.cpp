@@ -127,6 +127,7 @@ void Layer::Backward(const std::vector<Blob*>& top, const std::vector<bool>& pro
   if (quantization_) {
     // The gradient flows through the quantizers unchanged; the weights seen are the quantized ones.
     const std::vector<Blob*>& inputs = quantization_->QuantizedInputs(bottom);
+    quantization_->MaskClippedOutputGradients(top);
     quantization_->SwapInQuantizedParameters(blobs_, /*refresh=*/false);
     BackwardCpu(top, propagate_down, inputs);
     quantization_->RestoreParameters(blobs_);

@@ -39,6 +39,20 @@ TensorFormat AffineActivation(uint32_t bits, const AffineScheme& base, bool has_
   return TensorFormat(ChooseAffineQuantizer(scheme, low, high, where + ": "), rounding);
 }
 
+void RecordClipped(const TensorFormat& format, const Blob& values, std::vector<uint8_t>* clipped) {
+  clipped->resize(values.count());
+  const float* data = values.data();
+  for (int64_t k = 0; k < values.count(); ++k) (*clipped)[k] = format.InRange(data[k]) ? 0 : 1;
+}
+
+void ZeroWhereClipped(const std::vector<uint8_t>& clipped, Blob* blob) {
+  if (static_cast<int64_t>(clipped.size()) != blob->count()) return;
+  float* grads = blob->mutable_diff();
+  for (int64_t k = 0; k < blob->count(); ++k) {
+    if (clipped[k]) grads[k] = 0.0f;
+  }
+}
+
 }  // namespace
 
 LayerFormats ReadLayerFormats(const QuantizationParameter& param, const std::string& where) {
@@ -142,6 +156,8 @@ void LayerQuantizer::SetUp(const std::vector<Blob*>& bottom, const std::vector<B
   for (size_t i = 0; i < parameters.size(); ++i) parameter_buffers_.push_back(std::make_unique<Blob>());
   quantized_versions_.assign(parameters.size(), ~uint64_t{0});
   swapped_.assign(parameters.size(), false);
+  input_clipped_.assign(bottom.size(), {});
+  output_clipped_.assign(top.size(), {});
   input_stats_.assign(bottom.size(), QuantizeStats());
   output_stats_.assign(top.size(), QuantizeStats());
   parameter_stats_.assign(parameters.size(), QuantizeStats());
@@ -172,6 +188,9 @@ const std::vector<Blob*>& LayerQuantizer::QuantizeInputs(const std::vector<Blob*
   ++pass_;
   for (size_t i = 0; i < bottom.size(); ++i) {
     if (inputs_[i] == bottom[i]) continue;
+    if (formats_.zero_clipped_gradients) {
+      RecordClipped(formats_.input, *bottom[i], &input_clipped_[i]);
+    }
     formats_.input.Apply(bottom[i]->data(), inputs_[i]->mutable_data(), bottom[i]->count(), 1,
                          SeedFor(static_cast<int>(i)), collect_stats_ ? &input_stats_[i] : nullptr);
   }
@@ -221,10 +240,16 @@ void LayerQuantizer::RestoreParameters(std::vector<std::shared_ptr<Blob>>& param
 void LayerQuantizer::QuantizeOutputs(const std::vector<Blob*>& top) {
   if (formats_.output.is_float() || !QuantizesActivations()) return;
   for (size_t i = 0; i < top.size(); ++i) {
+    if (formats_.zero_clipped_gradients) RecordClipped(formats_.output, *top[i], &output_clipped_[i]);
     float* values = top[i]->mutable_data();
     formats_.output.Apply(values, values, top[i]->count(), 1, SeedFor(static_cast<int>(16 + i)),
                           collect_stats_ ? &output_stats_[i] : nullptr);
   }
+}
+
+void LayerQuantizer::MaskClippedOutputGradients(const std::vector<Blob*>& top) {
+  if (!formats_.zero_clipped_gradients) return;
+  for (size_t i = 0; i < top.size(); ++i) ZeroWhereClipped(output_clipped_[i], top[i]);
 }
 
 void LayerQuantizer::MaskClippedGradients(const std::vector<Blob*>& bottom,
@@ -232,12 +257,7 @@ void LayerQuantizer::MaskClippedGradients(const std::vector<Blob*>& bottom,
                                           std::vector<std::shared_ptr<Blob>>& parameters) {
   if (!formats_.zero_clipped_gradients) return;
   for (size_t i = 0; i < bottom.size(); ++i) {
-    if (!propagate_down[i] || inputs_[i] == bottom[i]) continue;
-    const float* values = bottom[i]->data();
-    float* grads = bottom[i]->mutable_diff();
-    for (int64_t k = 0; k < bottom[i]->count(); ++k) {
-      if (!formats_.input.InRange(values[k])) grads[k] = 0.0f;
-    }
+    if (propagate_down[i]) ZeroWhereClipped(input_clipped_[i], bottom[i]);
   }
   for (size_t i = 0; i < parameters.size(); ++i) {
     const TensorFormat& format = ParameterFormat(i);

@@ -19,9 +19,17 @@ Overloaded(Ts...) -> Overloaded<Ts...>;
 std::string TensorFormat::Describe() const {
   const std::string base = std::visit(
       Overloaded{[](const std::monostate&) { return std::string("float"); },
-                 [](const DynamicFixedPoint& f) { return f.Describe(); },
-                 [](const Minifloat& f) { return f.Describe(); },
-                 [](const PowerOfTwo& f) { return f.Describe(); },
+                 [](const DynamicFixedPoint& f) {
+                   return StrCat("fixed ", f.bit_width, "b fl ", f.fractional_bits, " [", f.MinValue(),
+                                 ", ", f.MaxValue(), "]");
+                 },
+                 [](const Minifloat& f) {
+                   return StrCat("minifloat e", f.exponent_bits, "m", f.mantissa_bits, " (max ",
+                                 f.MaxValue(), ")");
+                 },
+                 [](const PowerOfTwo& f) {
+                   return StrCat("0 and +-2^", f.min_exponent, "..2^", f.max_exponent);
+                 },
                  [](const AffineQuantizer& f) {
                    return StrCat("affine<scale ", f.scale, ", zero ", f.zero_point, ", [", f.q_min,
                                  ",", f.q_max, "]>");

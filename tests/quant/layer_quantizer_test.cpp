@@ -1,0 +1,280 @@
+// The quantization mechanism on real layers: formats read with Ristretto's meaning, inputs quantized
+// into the wrapper's own buffers, weights swapped, outputs in place, gradients straight through.
+#include "condense/quant/layer_quantizer.hpp"
+
+#include <google/protobuf/text_format.h>
+#include <gtest/gtest.h>
+
+#include "condense/core/error.hpp"
+#include "condense/core/math.hpp"
+#include "condense/core/random.hpp"
+#include "condense/net/layer_registry.hpp"
+#include "condense/net/net.hpp"
+#include "support/gradient_checker.hpp"
+
+namespace condense {
+namespace {
+
+LayerParameter ParseLayer(const std::string& text) {
+  LayerParameter param;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &param)) << text;
+  return param;
+}
+
+QuantizationParameter ParseQuant(const std::string& text) {
+  QuantizationParameter param;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &param)) << text;
+  return param;
+}
+
+std::string ErrorOf(const QuantizationParameter& param) {
+  try {
+    ReadLayerFormats(param, "net.prototxt: layer 'conv1'");
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "";
+}
+
+std::unique_ptr<Layer> MakeLayer(const std::string& text) {
+  const LayerParameter param = ParseLayer(text);
+  std::unique_ptr<Layer> layer = LayerRegistry::Create(param);
+  layer->set_quantization(MakeLayerQuantization(param, "test.prototxt"));
+  return layer;
+}
+
+TEST(LayerFormatsTest, RistrettoMeaningOfEachPrecision) {
+  const LayerFormats fixed = ReadLayerFormats(
+      ParseQuant("bw_layer_in: 8 fl_layer_in: 7 bw_layer_out: 6 fl_layer_out: 2 bw_params: 4 fl_params: 3"),
+      "x");
+  EXPECT_EQ(7, std::get<DynamicFixedPoint>(fixed.input.format()).fractional_bits);
+  EXPECT_EQ(6, std::get<DynamicFixedPoint>(fixed.output.format()).bit_width);
+  EXPECT_EQ(4, std::get<DynamicFixedPoint>(fixed.weights.format()).bit_width);
+  EXPECT_EQ(4, std::get<DynamicFixedPoint>(fixed.bias.format()).bit_width) << "biases share bw_params";
+
+  const LayerFormats pow2 = ReadLayerFormats(
+      ParseQuant("precision: INTEGER_POWER_OF_2_WEIGHTS exp_min: -6 exp_max: -1 bw_layer_in: 8 "
+                 "fl_layer_in: 4 bw_layer_out: 8 fl_layer_out: 3"),
+      "x");
+  EXPECT_EQ(-6, std::get<PowerOfTwo>(pow2.weights.format()).min_exponent);
+  EXPECT_TRUE(pow2.bias.is_float()) << "Ristretto keeps biases in float for power-of-two weights";
+  EXPECT_EQ(8, std::get<DynamicFixedPoint>(pow2.input.format()).bit_width);
+
+  const LayerFormats mini = ReadLayerFormats(ParseQuant("precision: MINIFLOAT mant_bits: 3 exp_bits: 4"), "x");
+  EXPECT_EQ(3, std::get<Minifloat>(mini.input.format()).mantissa_bits);
+  EXPECT_EQ(4, std::get<Minifloat>(mini.bias.format()).exponent_bits);
+
+  const LayerFormats separate_bias = ReadLayerFormats(
+      ParseQuant("bw_params: 4 fl_params: 3 bw_bias: 16 fl_bias: 10 rounding_scheme: STOCHASTIC"), "x");
+  EXPECT_EQ(16, std::get<DynamicFixedPoint>(separate_bias.bias.format()).bit_width);
+  EXPECT_EQ(Rounding::kStochastic, separate_bias.weights.rounding());
+}
+
+TEST(LayerFormatsTest, BadValuesNameTheFileLayerAndField) {
+  for (const auto& [text, field] : std::vector<std::pair<std::string, std::string>>{
+           {"bw_params: 0", "bw_params"},
+           {"bw_layer_in: 33", "bw_layer_in"},
+           {"bw_layer_out: 4294967295", "bw_layer_out"},  // -1 written into the unsigned field
+           {"precision: INTEGER_POWER_OF_2_WEIGHTS exp_min: -1 exp_max: -4", "exp_min"},
+           {"precision: MINIFLOAT exp_bits: 9 mant_bits: 3", "exp_bits"},
+           {"precision: MINIFLOAT exp_bits: 4 mant_bits: 40", "mant_bits"},
+           {"per_channel: true", "per_channel"},
+           {"accumulator_bits: 1", "accumulator_bits"}}) {
+    const std::string message = ErrorOf(ParseQuant(text));
+    EXPECT_NE(std::string::npos, message.find("net.prototxt: layer 'conv1'")) << text << ": " << message;
+    EXPECT_NE(std::string::npos, message.find(field)) << text << ": " << message;
+  }
+}
+
+TEST(LayerQuantizerTest, PerChannelNeedsAChannelAxisAndSomethingMustBeQuantized) {
+  auto pooling = MakeLayer(R"(name: "pool" type: "Pooling" pooling_param { pool: MAX kernel_size: 2 stride: 2 }
+      quantization_param { precision: INTEGER_AFFINE bw_params: 8 bw_layer_in: 8 bw_layer_out: 8 per_channel: true })");
+  Blob bottom({1, 1, 4, 4});
+  Blob top;
+  EXPECT_THROW(pooling->SetUp({&bottom}, {&top}), Error);
+  auto silence = MakeLayer(R"(name: "quiet" type: "Silence" quantization_param { bw_layer_in: 8 })");
+  try {
+    silence->SetUp({&bottom}, {});
+    FAIL() << "no error";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string::npos, std::string(error.what()).find("nothing to quantize")) << error.what();
+  }
+}
+
+const char* kQuantizedInnerProduct = R"(
+  name: "fc" type: "FcRistretto"
+  inner_product_param { num_output: 3 weight_filler { type: "gaussian" std: 0.5 }
+                        bias_filler { type: "gaussian" std: 0.5 } }
+  quantization_param { bw_layer_in: 6 fl_layer_in: 3 bw_layer_out: 6 fl_layer_out: 2
+                       bw_params: 5 fl_params: 3 })";
+
+TEST(LayerQuantizerTest, ForwardEqualsFloatLayerOnQuantizedValues) {
+  SeedRandom(5);
+  auto layer = MakeLayer(kQuantizedInnerProduct);
+  EXPECT_STREQ("InnerProduct", layer->type());
+  Blob bottom({4, 5});
+  FillGaussian(bottom.count(), 0.0f, 2.0f, bottom.mutable_data());
+  Blob original;
+  original.CopyFrom(bottom, false, true);
+  Blob top;
+  layer->SetUp({&bottom}, {&top});
+  const std::vector<float> float_weights(layer->blobs()[0]->data(),
+                                         layer->blobs()[0]->data() + layer->blobs()[0]->count());
+  layer->Forward({&bottom}, {&top});
+  // Inputs are quantized into the wrapper's own buffer, never in place, and the weights stay float.
+  for (int64_t i = 0; i < bottom.count(); ++i) EXPECT_EQ(original.data()[i], bottom.data()[i]);
+  for (size_t i = 0; i < float_weights.size(); ++i) EXPECT_EQ(float_weights[i], layer->blobs()[0]->data()[i]);
+
+  const DynamicFixedPoint in{6, 3}, out{6, 2}, params{5, 3};
+  for (int n = 0; n < 4; ++n) {
+    for (int o = 0; o < 3; ++o) {
+      float sum = params.Quantize(layer->blobs()[1]->data()[o]);
+      for (int k = 0; k < 5; ++k) {
+        sum += in.Quantize(bottom.data()[n * 5 + k]) * params.Quantize(float_weights[o * 5 + k]);
+      }
+      EXPECT_FLOAT_EQ(out.Quantize(sum), top.data()[n * 3 + o]) << "sample " << n << " output " << o;
+    }
+  }
+}
+
+TEST(LayerQuantizerTest, GradientsPassStraightThroughToTheFloatWeights) {
+  SeedRandom(6);
+  auto quantized = MakeLayer(kQuantizedInnerProduct);
+  Blob bottom({4, 5});
+  FillGaussian(bottom.count(), 0.0f, 2.0f, bottom.mutable_data());
+  Blob top;
+  quantized->SetUp({&bottom}, {&top});
+  quantized->Forward({&bottom}, {&top});
+  FillGaussian(top.count(), 0.0f, 1.0f, top.mutable_diff());
+  quantized->blobs()[0]->SetDiff(0.0f);
+  quantized->blobs()[1]->SetDiff(0.0f);
+  quantized->Backward({&top}, {true}, {&bottom});
+
+  // The straight-through estimator: the float layer's gradients at the quantized input and weights.
+  auto plain = LayerRegistry::Create(ParseLayer(R"(name: "fc" type: "InnerProduct"
+      inner_product_param { num_output: 3 })"));
+  Blob plain_bottom({4, 5});
+  const DynamicFixedPoint in{6, 3}, params{5, 3};
+  for (int64_t i = 0; i < bottom.count(); ++i) plain_bottom.mutable_data()[i] = in.Quantize(bottom.data()[i]);
+  Blob plain_top;
+  plain->SetUp({&plain_bottom}, {&plain_top});
+  for (int b = 0; b < 2; ++b) {
+    for (int64_t i = 0; i < plain->blobs()[b]->count(); ++i) {
+      plain->blobs()[b]->mutable_data()[i] = params.Quantize(quantized->blobs()[b]->data()[i]);
+    }
+    plain->blobs()[b]->SetDiff(0.0f);
+  }
+  plain->Forward({&plain_bottom}, {&plain_top});
+  Copy(top.count(), top.diff(), plain_top.mutable_diff());
+  plain->Backward({&plain_top}, {true}, {&plain_bottom});
+  for (int64_t i = 0; i < bottom.count(); ++i) EXPECT_FLOAT_EQ(plain_bottom.diff()[i], bottom.diff()[i]);
+  for (int b = 0; b < 2; ++b) {
+    for (int64_t i = 0; i < plain->blobs()[b]->count(); ++i) {
+      EXPECT_FLOAT_EQ(plain->blobs()[b]->diff()[i], quantized->blobs()[b]->diff()[i]);
+    }
+  }
+}
+
+// With a fine format the quantizers are nearly the identity: numerical gradients of the quantized layer
+// must then agree with the straight-through ones.
+TEST(LayerQuantizerTest, GradientCheckQuantizedConvolution) {
+  SeedRandom(7);
+  auto layer = MakeLayer(R"(name: "conv" type: "ConvolutionRistretto"
+      convolution_param { num_output: 3 kernel_size: 3 pad: 1 stride: 2
+                          weight_filler { type: "gaussian" std: 0.3 } bias_filler { type: "gaussian" std: 0.3 } }
+      quantization_param { bw_layer_in: 24 fl_layer_in: 16 bw_layer_out: 24 fl_layer_out: 16
+                           bw_params: 24 fl_params: 16 })");
+  Blob bottom({2, 2, 5, 5});
+  FillGaussian(bottom.count(), 0.0f, 1.0f, bottom.mutable_data());
+  Blob top;
+  testing::GradientChecker checker(1e-2f, 1e-2f);
+  checker.CheckGradient(layer.get(), {&bottom}, {&top});
+}
+
+TEST(LayerQuantizerTest, GradientCheckQuantizedInnerProduct) {
+  SeedRandom(8);
+  auto layer = MakeLayer(R"(name: "fc" type: "FcRistretto"
+      inner_product_param { num_output: 4 weight_filler { type: "gaussian" std: 0.3 } bias_filler { type: "gaussian" std: 0.3 } }
+      quantization_param { bw_layer_in: 24 fl_layer_in: 16 bw_layer_out: 24 fl_layer_out: 16
+                           bw_params: 24 fl_params: 16 })");
+  Blob bottom({3, 6});
+  FillGaussian(bottom.count(), 0.0f, 1.0f, bottom.mutable_data());
+  Blob top;
+  testing::GradientChecker checker(1e-2f, 1e-2f);
+  checker.CheckGradientExhaustive(layer.get(), {&bottom}, {&top});
+}
+
+TEST(LayerQuantizerTest, StochasticRoundingDrawsAfreshEachForwardButNotInBackward) {
+  SeedRandom(9);
+  auto layer = MakeLayer(R"(name: "fc" type: "InnerProduct"
+      inner_product_param { num_output: 8 weight_filler { type: "gaussian" std: 1 } }
+      quantization_param { bw_params: 4 fl_params: 1 bw_layer_in: 32 bw_layer_out: 32
+                           rounding_scheme: STOCHASTIC })");
+  Blob bottom({2, 16});
+  FillGaussian(bottom.count(), 0.0f, 1.0f, bottom.mutable_data());
+  Blob top;
+  layer->SetUp({&bottom}, {&top});
+  layer->Forward({&bottom}, {&top});
+  const std::vector<float> first(top.data(), top.data() + top.count());
+  layer->Forward({&bottom}, {&top});
+  const std::vector<float> second(top.data(), top.data() + top.count());
+  EXPECT_NE(first, second) << "a new pass draws new roundings";
+}
+
+TEST(LayerQuantizerTest, ActivationsStayFloatInTrainWhenAskedAsRistretto) {
+  const char* text = R"(name: "fc" type: "InnerProduct" phase: TRAIN
+      inner_product_param { num_output: 2 weight_filler { type: "constant" value: 1 } }
+      quantization_param { bw_layer_in: 4 fl_layer_in: 0 bw_layer_out: 4 fl_layer_out: 0
+                           bw_params: 8 fl_params: 4 quantize_activations_in_train: false })";
+  auto layer = MakeLayer(text);
+  Blob bottom({1, 2});
+  bottom.mutable_data()[0] = 0.3f;
+  bottom.mutable_data()[1] = 0.3f;
+  Blob top;
+  layer->SetUp({&bottom}, {&top});
+  layer->Forward({&bottom}, {&top});
+  EXPECT_FLOAT_EQ(0.6f, top.data()[0]) << "inputs and outputs stay float in TRAIN";
+}
+
+TEST(LayerQuantizerTest, ZeroClippedGradientsStopAtTheEndsOfTheRange) {
+  auto layer = MakeLayer(R"(name: "relu" type: "ReLU"
+      quantization_param { bw_layer_in: 4 fl_layer_in: 0 bw_layer_out: 4 fl_layer_out: 0
+                           zero_clipped_gradients: true })");
+  Blob bottom({3});
+  bottom.mutable_data()[0] = 3.0f;
+  bottom.mutable_data()[1] = 20.0f;   // beyond 7: clipped at the input
+  bottom.mutable_data()[2] = -20.0f;  // beyond -8: clipped at the input
+  Blob top;
+  layer->SetUp({&bottom}, {&top});
+  layer->Forward({&bottom}, {&top});
+  EXPECT_EQ(7.0f, top.data()[1]);
+  top.SetDiff(1.0f);
+  layer->Backward({&top}, {true}, {&bottom});
+  EXPECT_EQ(1.0f, bottom.diff()[0]);
+  EXPECT_EQ(0.0f, bottom.diff()[1]);
+  EXPECT_EQ(0.0f, bottom.diff()[2]);
+}
+
+TEST(LayerQuantizerTest, NetReportsSaturationAndSqnr) {
+  NetParameter param;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"(
+    layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 2 dim: 4 } } }
+    layer { name: "fc" type: "InnerProduct" bottom: "x" top: "y"
+            inner_product_param { num_output: 3 weight_filler { type: "gaussian" std: 1 } }
+            quantization_param { bw_layer_in: 4 fl_layer_in: 3 bw_layer_out: 8 fl_layer_out: 4
+                                 bw_params: 8 fl_params: 6 } })", &param));
+  param.mutable_state()->set_phase(TEST);
+  Net net(param);
+  Blob* x = net.blob_by_name("x");
+  for (int64_t i = 0; i < x->count(); ++i) x->mutable_data()[i] = i % 2 ? 5.0f : 0.3f;
+  net.layers()[1]->quantization()->set_collect_stats(true);
+  net.Forward();
+  const auto reports = net.layers()[1]->quantization()->Reports();
+  ASSERT_EQ(4u, reports.size());
+  EXPECT_EQ("input 0", reports[0].tensor);
+  EXPECT_DOUBLE_EQ(0.5, reports[0].stats.SaturatedShare()) << "every 5.0 clips at 0.875";
+  EXPECT_GT(reports[1].stats.SqnrDb(), 20.0);
+}
+
+}  // namespace
+}  // namespace condense
