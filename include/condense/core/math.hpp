@@ -12,6 +12,11 @@ enum class Transpose { kNo, kYes };
 // C = alpha * op(A) * op(B) + beta * C, with op(A) M x K, op(B) K x N, C M x N.
 void Gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha,
           const float* a, const float* b, float beta, float* c);
+// The same on sub-matrices of larger row-major arrays: lda, ldb and ldc are the row strides of A, B
+// and C as stored (before op), so that a thread can take a slice of columns.
+void Gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+          const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+          int64_t ldc);
 // y = alpha * op(A) * x + beta * y, A is M x N.
 void Gemv(Transpose trans_a, int64_t m, int64_t n, float alpha, const float* a, const float* x,
           float beta, float* y);

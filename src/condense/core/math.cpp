@@ -19,6 +19,13 @@ void Gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k,
               beta, c, n);
 }
 
+void Gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+          const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+          int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ToCblas(trans_a), ToCblas(trans_b), m, n, k, alpha, a, lda, b, ldb,
+              beta, c, ldc);
+}
+
 void Gemv(Transpose trans_a, int64_t m, int64_t n, float alpha, const float* a, const float* x,
           float beta, float* y) {
   cblas_sgemv(CblasRowMajor, ToCblas(trans_a), m, n, alpha, a, n, x, 1, beta, y, 1);
