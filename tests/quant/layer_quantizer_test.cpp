@@ -106,7 +106,7 @@ const char* kQuantizedInnerProduct = R"(
   inner_product_param { num_output: 3 weight_filler { type: "gaussian" std: 0.5 }
                         bias_filler { type: "gaussian" std: 0.5 } }
   quantization_param { bw_layer_in: 6 fl_layer_in: 3 bw_layer_out: 6 fl_layer_out: 2
-                       bw_params: 5 fl_params: 3 })";
+                       bw_params: 5 fl_params: 3 clipped_gradient: PASS })";
 
 TEST(LayerQuantizerTest, ForwardEqualsFloatLayerOnQuantizedValues) {
   SeedRandom(5);
@@ -236,10 +236,10 @@ TEST(LayerQuantizerTest, ActivationsStayFloatInTrainWhenAskedAsRistretto) {
   EXPECT_FLOAT_EQ(0.6f, top.data()[0]) << "inputs and outputs stay float in TRAIN";
 }
 
-TEST(LayerQuantizerTest, ZeroClippedGradientsStopAtTheEndsOfTheRange) {
+TEST(LayerQuantizerTest, ZeroRuleDropsGradientsOfClippedValues) {
   auto layer = MakeLayer(R"(name: "relu" type: "ReLU"
       quantization_param { bw_layer_in: 4 fl_layer_in: 0 bw_layer_out: 4 fl_layer_out: 0
-                           zero_clipped_gradients: true })");
+                           clipped_gradient: ZERO })");
   Blob bottom({3});
   bottom.mutable_data()[0] = 3.0f;
   bottom.mutable_data()[1] = 20.0f;   // beyond 7: clipped at the input
@@ -255,14 +255,33 @@ TEST(LayerQuantizerTest, ZeroClippedGradientsStopAtTheEndsOfTheRange) {
   EXPECT_EQ(0.0f, bottom.diff()[2]);
 }
 
+TEST(LayerQuantizerTest, InwardRuleKeepsOnlyGradientsThatBringClippedValuesBack) {
+  auto layer = MakeLayer(R"(name: "relu" type: "ReLU"
+      quantization_param { bw_layer_in: 32 bw_layer_out: 4 fl_layer_out: 0 })");
+  Blob bottom({4});
+  const float values[] = {3.0f, 20.0f, 20.0f, 1.0f};
+  for (int i = 0; i < 4; ++i) bottom.mutable_data()[i] = values[i];
+  Blob top;
+  layer->SetUp({&bottom}, {&top});
+  layer->Forward({&bottom}, {&top});
+  const float grads[] = {-1.0f, -1.0f, 1.0f, 1.0f};  // -1 pushes a value up, +1 pulls it down
+  for (int i = 0; i < 4; ++i) top.mutable_diff()[i] = grads[i];
+  layer->Backward({&top}, {true}, {&bottom});
+  EXPECT_EQ(-1.0f, bottom.diff()[0]);
+  EXPECT_EQ(0.0f, bottom.diff()[1]) << "pushing a saturated value further out is dropped";
+  EXPECT_EQ(1.0f, bottom.diff()[2]) << "pulling it back into range passes";
+  EXPECT_EQ(1.0f, bottom.diff()[3]);
+}
+
 TEST(LayerQuantizerTest, NetReportsSaturationAndSqnr) {
   NetParameter param;
   ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"(
     layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 2 dim: 4 } } }
     layer { name: "fc" type: "InnerProduct" bottom: "x" top: "y"
-            inner_product_param { num_output: 3 weight_filler { type: "gaussian" std: 1 } }
+            inner_product_param { num_output: 3 weight_filler { type: "gaussian" std: 0.3 } }
             quantization_param { bw_layer_in: 4 fl_layer_in: 3 bw_layer_out: 8 fl_layer_out: 4
                                  bw_params: 8 fl_params: 6 } })", &param));
+  SeedRandom(10);
   param.mutable_state()->set_phase(TEST);
   Net net(param);
   Blob* x = net.blob_by_name("x");

@@ -2,8 +2,8 @@
 // parameter into four tensor formats (inputs, outputs, weights, biases) with Ristretto's meaning of
 // every field, quantizes the inputs into its own buffers (never in place on a blob another layer reads),
 // swaps quantized copies in for the float shadow weights around each pass, and quantizes the outputs in
-// place. Gradients pass straight through (optionally zeroed where values were clipped), and land on the
-// float weights, which the solver updates.
+// place. Gradients pass straight through — where a value saturated, by default only in the direction
+// that brings it back into range — and land on the float weights, which the solver updates.
 #pragma once
 
 #include <memory>
@@ -23,7 +23,7 @@ struct LayerFormats {
   TensorFormat weights;
   TensorFormat bias;
   bool quantize_activations_in_train = true;
-  bool zero_clipped_gradients = false;
+  QuantizationParameter::ClippedGradient clipped_gradient = QuantizationParameter::INWARD;
   int accumulator_bits = 0;
   bool per_channel = false;
 };
@@ -71,9 +71,11 @@ class LayerQuantizer : public LayerQuantization {
   std::vector<uint64_t> quantized_versions_;          // data_version of the float values last quantized
   std::vector<bool> swapped_;
 
-  // Where zero_clipped_gradients is on: 1 for each value the last forward clipped.
-  std::vector<std::vector<uint8_t>> input_clipped_;
-  std::vector<std::vector<uint8_t>> output_clipped_;
+  // Per tensor, the side (+1 top, -1 bottom, 0 inside) each value was clipped to in the last forward;
+  // empty when nothing saturated, which is the common case and costs nothing.
+  std::vector<std::vector<int8_t>> input_clipped_;
+  std::vector<std::vector<int8_t>> output_clipped_;
+  std::vector<std::vector<int8_t>> parameter_clipped_;
 
   std::vector<QuantizeStats> input_stats_;
   std::vector<QuantizeStats> output_stats_;

@@ -42,8 +42,9 @@ class TensorFormat {
   // formats. Stochastic draws come from (seed, element index). Returns the number of saturated values.
   int64_t Apply(const float* in, float* out, int64_t n, int64_t channels, uint64_t seed,
                 QuantizeStats* stats) const;
-  // Whether value x lies inside the representable range (for zeroing gradients of clipped values).
-  bool InRange(float x) const;
+  // +1 when a quantized value sits at the top of the range, -1 at the bottom, 0 inside: where
+  // saturated values end up, for the gradient rule of clipped values.
+  int ClipSide(float quantized) const;
 
  private:
   Format format_;

@@ -8,34 +8,24 @@
 
 extern "C" {
 void openblas_set_num_threads(int threads);
-int openblas_get_num_threads(void);
 }
 
 namespace condense {
 
 namespace {
 int g_thread_count = 0;  // 0: not set yet, use all cores
-thread_local int g_blas_pin_depth = 0;
 }  // namespace
 
 void SetThreadCount(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   g_thread_count = threads;
   omp_set_num_threads(threads);
-  openblas_set_num_threads(threads);
+  openblas_set_num_threads(1);
 }
 
 int ThreadCount() {
   if (g_thread_count == 0) SetThreadCount(0);
   return g_thread_count;
-}
-
-SingleThreadedBlas::SingleThreadedBlas() : saved_(openblas_get_num_threads()) {
-  if (g_blas_pin_depth++ == 0) openblas_set_num_threads(1);
-}
-
-SingleThreadedBlas::~SingleThreadedBlas() {
-  if (--g_blas_pin_depth == 0) openblas_set_num_threads(saved_);
 }
 
 void ParallelFor(int64_t n, const std::function<void(int64_t, int64_t, int)>& body) {
@@ -45,8 +35,6 @@ void ParallelFor(int64_t n, const std::function<void(int64_t, int64_t, int)>& bo
     body(0, n, 0);
     return;
   }
-  // OpenBLAS's thread count is process-wide: pin it once here rather than from every worker.
-  SingleThreadedBlas single_blas;
   // An exception must not leave an OpenMP region; the first one is carried out and rethrown.
   std::exception_ptr failure;
 #pragma omp parallel num_threads(threads)

@@ -21,7 +21,6 @@ constexpr int64_t kParallelWork = int64_t{1} << 20;
 // between two parallel regions, would compete with their still-spinning threads for the cores.
 void ForEachSlice(int64_t n, int64_t work, const std::function<void(int64_t, int64_t)>& body) {
   if (work < kParallelWork) {
-    SingleThreadedBlas single_blas;
     body(0, n);
     return;
   }
@@ -83,7 +82,6 @@ class InnerProduct : public Layer {
     const int64_t k = input_size_;
     if (m == 1) {
       // y = W x (W is N x K), or W^T x when W is stored (K x N).
-      SingleThreadedBlas single_blas;
       if (transpose_) {
         Gemv(Transpose::kYes, k, n, 1.0f, weights, input, 0.0f, output);
       } else {
@@ -134,7 +132,6 @@ class InnerProduct : public Layer {
       }
     }
     if (bias_term_ && param_propagate_down(1)) {
-      SingleThreadedBlas single_blas;
       Gemv(Transpose::kYes, m, n, 1.0f, top_diff, bias_multiplier_.data(), 1.0f,
            blobs_[1]->mutable_diff());
     }

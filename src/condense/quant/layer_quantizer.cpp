@@ -39,17 +39,27 @@ TensorFormat AffineActivation(uint32_t bits, const AffineScheme& base, bool has_
   return TensorFormat(ChooseAffineQuantizer(scheme, low, high, where + ": "), rounding);
 }
 
-void RecordClipped(const TensorFormat& format, const Blob& values, std::vector<uint8_t>* clipped) {
-  clipped->resize(values.count());
-  const float* data = values.data();
-  for (int64_t k = 0; k < values.count(); ++k) (*clipped)[k] = format.InRange(data[k]) ? 0 : 1;
+// Remembers where the quantized values sit at the ends of the range, when any value saturated.
+void RecordClipped(const TensorFormat& format, int64_t saturated, const Blob& quantized,
+                   std::vector<int8_t>* sides) {
+  sides->clear();
+  if (saturated == 0) return;
+  sides->resize(quantized.count());
+  const float* values = quantized.data();
+  for (int64_t k = 0; k < quantized.count(); ++k) (*sides)[k] = static_cast<int8_t>(format.ClipSide(values[k]));
 }
 
-void ZeroWhereClipped(const std::vector<uint8_t>& clipped, Blob* blob) {
-  if (static_cast<int64_t>(clipped.size()) != blob->count()) return;
+// Applies the clipped-gradient rule to a gradient (descent moves a value by -gradient).
+void MaskGradient(QuantizationParameter::ClippedGradient rule, const std::vector<int8_t>& sides,
+                  Blob* blob) {
+  if (sides.empty() || rule == QuantizationParameter::PASS) return;
+  if (static_cast<int64_t>(sides.size()) != blob->count()) return;
   float* grads = blob->mutable_diff();
   for (int64_t k = 0; k < blob->count(); ++k) {
-    if (clipped[k]) grads[k] = 0.0f;
+    const int side = sides[k];
+    if (side == 0) continue;
+    const bool outward = (side > 0 && grads[k] < 0.0f) || (side < 0 && grads[k] > 0.0f);
+    if (rule == QuantizationParameter::ZERO || outward) grads[k] = 0.0f;
   }
 }
 
@@ -130,7 +140,7 @@ LayerFormats ReadLayerFormats(const QuantizationParameter& param, const std::str
                  at, ": accumulator_bits = ", param.accumulator_bits(), " is out of range (2..64)");
   formats.accumulator_bits = static_cast<int>(param.accumulator_bits());
   formats.quantize_activations_in_train = param.quantize_activations_in_train();
-  formats.zero_clipped_gradients = param.zero_clipped_gradients();
+  formats.clipped_gradient = param.clipped_gradient();
   return formats;
 }
 
@@ -158,6 +168,7 @@ void LayerQuantizer::SetUp(const std::vector<Blob*>& bottom, const std::vector<B
   swapped_.assign(parameters.size(), false);
   input_clipped_.assign(bottom.size(), {});
   output_clipped_.assign(top.size(), {});
+  parameter_clipped_.assign(parameters.size(), {});
   input_stats_.assign(bottom.size(), QuantizeStats());
   output_stats_.assign(top.size(), QuantizeStats());
   parameter_stats_.assign(parameters.size(), QuantizeStats());
@@ -188,11 +199,10 @@ const std::vector<Blob*>& LayerQuantizer::QuantizeInputs(const std::vector<Blob*
   ++pass_;
   for (size_t i = 0; i < bottom.size(); ++i) {
     if (inputs_[i] == bottom[i]) continue;
-    if (formats_.zero_clipped_gradients) {
-      RecordClipped(formats_.input, *bottom[i], &input_clipped_[i]);
-    }
-    formats_.input.Apply(bottom[i]->data(), inputs_[i]->mutable_data(), bottom[i]->count(), 1,
-                         SeedFor(static_cast<int>(i)), collect_stats_ ? &input_stats_[i] : nullptr);
+    const int64_t saturated =
+        formats_.input.Apply(bottom[i]->data(), inputs_[i]->mutable_data(), bottom[i]->count(), 1,
+                             SeedFor(static_cast<int>(i)), collect_stats_ ? &input_stats_[i] : nullptr);
+    RecordClipped(formats_.input, saturated, *inputs_[i], &input_clipped_[i]);
   }
   return inputs_;
 }
@@ -220,8 +230,10 @@ void LayerQuantizer::SwapInQuantizedParameters(std::vector<std::shared_ptr<Blob>
                        (refresh && format.rounding() == Rounding::kStochastic);
     if (stale) {
       const int64_t channels = shadow.num_axes() > 0 ? shadow.shape(0) : 1;
-      format.Apply(shadow.data(), quantized.mutable_data(), shadow.count(), channels,
-                   SeedFor(static_cast<int>(32 + i)), collect_stats_ ? &parameter_stats_[i] : nullptr);
+      const int64_t saturated =
+          format.Apply(shadow.data(), quantized.mutable_data(), shadow.count(), channels,
+                       SeedFor(static_cast<int>(32 + i)), collect_stats_ ? &parameter_stats_[i] : nullptr);
+      RecordClipped(format, saturated, quantized, &parameter_clipped_[i]);
       quantized_versions_[i] = shadow.data_version();
     }
     shadow.SwapData(quantized);
@@ -240,33 +252,26 @@ void LayerQuantizer::RestoreParameters(std::vector<std::shared_ptr<Blob>>& param
 void LayerQuantizer::QuantizeOutputs(const std::vector<Blob*>& top) {
   if (formats_.output.is_float() || !QuantizesActivations()) return;
   for (size_t i = 0; i < top.size(); ++i) {
-    if (formats_.zero_clipped_gradients) RecordClipped(formats_.output, *top[i], &output_clipped_[i]);
     float* values = top[i]->mutable_data();
-    formats_.output.Apply(values, values, top[i]->count(), 1, SeedFor(static_cast<int>(16 + i)),
-                          collect_stats_ ? &output_stats_[i] : nullptr);
+    const int64_t saturated =
+        formats_.output.Apply(values, values, top[i]->count(), 1, SeedFor(static_cast<int>(16 + i)),
+                              collect_stats_ ? &output_stats_[i] : nullptr);
+    RecordClipped(formats_.output, saturated, *top[i], &output_clipped_[i]);
   }
 }
 
 void LayerQuantizer::MaskClippedOutputGradients(const std::vector<Blob*>& top) {
-  if (!formats_.zero_clipped_gradients) return;
-  for (size_t i = 0; i < top.size(); ++i) ZeroWhereClipped(output_clipped_[i], top[i]);
+  for (size_t i = 0; i < top.size(); ++i) MaskGradient(formats_.clipped_gradient, output_clipped_[i], top[i]);
 }
 
 void LayerQuantizer::MaskClippedGradients(const std::vector<Blob*>& bottom,
                                           const std::vector<bool>& propagate_down,
                                           std::vector<std::shared_ptr<Blob>>& parameters) {
-  if (!formats_.zero_clipped_gradients) return;
   for (size_t i = 0; i < bottom.size(); ++i) {
-    if (propagate_down[i]) ZeroWhereClipped(input_clipped_[i], bottom[i]);
+    if (propagate_down[i]) MaskGradient(formats_.clipped_gradient, input_clipped_[i], bottom[i]);
   }
-  for (size_t i = 0; i < parameters.size(); ++i) {
-    const TensorFormat& format = ParameterFormat(i);
-    if (format.is_float()) continue;
-    const float* values = parameters[i]->data();
-    float* grads = parameters[i]->mutable_diff();
-    for (int64_t k = 0; k < parameters[i]->count(); ++k) {
-      if (!format.InRange(values[k])) grads[k] = 0.0f;
-    }
+  for (size_t i = 0; i < parameters.size() && i < parameter_clipped_.size(); ++i) {
+    MaskGradient(formats_.clipped_gradient, parameter_clipped_[i], parameters[i].get());
   }
 }
 

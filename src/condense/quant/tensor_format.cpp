@@ -68,12 +68,15 @@ int64_t TensorFormat::Apply(const float* in, float* out, int64_t n, int64_t chan
       format_);
 }
 
-bool TensorFormat::InRange(float x) const {
-  return std::visit(Overloaded{[](const std::monostate&) { return true; },
-                               [x](const AffineFromData&) { return true; },
-                               [x](const PowerOfTwo& f) { return -f.MaxValue() <= x && x <= f.MaxValue(); },
-                               [x](const Minifloat& f) { return -f.MaxValue() <= x && x <= f.MaxValue(); },
-                               [x](const auto& f) { return f.MinValue() <= x && x <= f.MaxValue(); }},
+int TensorFormat::ClipSide(float quantized) const {
+  const auto side = [quantized](float low, float high) {
+    return quantized >= high ? 1 : (quantized <= low ? -1 : 0);
+  };
+  return std::visit(Overloaded{[](const std::monostate&) { return 0; },
+                               [](const AffineFromData&) { return 0; },  // its range covers the data
+                               [&](const PowerOfTwo& f) { return side(-f.MaxValue(), f.MaxValue()); },
+                               [&](const Minifloat& f) { return side(-f.MaxValue(), f.MaxValue()); },
+                               [&](const auto& f) { return side(f.MinValue(), f.MaxValue()); }},
                     format_);
 }
 
