@@ -6,7 +6,8 @@
 // a Convolution and the top of a Deconvolution, its output the other one. The batch is spread over the
 // threads of parallel.hpp, each thread with its own column buffer; gradients with respect to the
 // parameters are summed per thread and added up in thread order, so results depend only on the thread
-// count.
+// count. Where the CPU has AVX-512 the matrix products run in the layer's own 512-bit kernel rather
+// than OpenBLAS, which is held to its AVX2 code here.
 #pragma once
 
 #include <functional>

@@ -1,5 +1,7 @@
 #include "condense/layers/convolution.hpp"
 
+#include <immintrin.h>
+
 #include <algorithm>
 
 #include "condense/core/error.hpp"
@@ -47,6 +49,99 @@ std::vector<int64_t> PerAxis(const SpatialField& field, int axes, int64_t defaul
   }
   return result;
 }
+
+// OpenBLAS is pinned to its AVX2 kernels, which on a machine with full-width AVX-512 leave half of the
+// FMA throughput unused; these products of the convolution shapes (one side 32 to 1024 long, the
+// other small) run close to twice as fast with a plain 512-bit register-blocked loop. A(i, k) is read
+// in place through two strides, so the weights, their transpose and a column matrix need no packing.
+#define CONDENSE_AVX512 __attribute__((target("avx512f")))
+
+bool HasAvx512() {
+  static const bool has = __builtin_cpu_supports("avx512f") != 0;
+  return has;
+}
+
+struct GemmOperands {
+  const float* a;
+  int64_t a_row_stride;
+  int64_t a_k_stride;
+  const float* b;  // K x N, rows b_stride apart
+  int64_t b_stride;
+  float* c;  // M x N, rows c_stride apart
+  int64_t c_stride;
+  // Instead of storing C, add it to the N x M matrix c, rows c_stride apart: a weight gradient comes
+  // out transposed, and adding it back here costs far less than a pass of its own.
+  bool add_transposed = false;
+};
+
+// Rows [0, kRows) and columns [0, 32) of C (masked to the columns that exist) over all of K.
+template <int kRows>
+CONDENSE_AVX512 void GemmBlockAvx512(const GemmOperands& o, int64_t k_count, __mmask16 low,
+                                     __mmask16 high) {
+  __m512 sum[kRows][2];
+#pragma GCC unroll 8
+  for (int i = 0; i < kRows; ++i) sum[i][0] = sum[i][1] = _mm512_setzero_ps();
+  const float* a = o.a;
+  const float* b = o.b;
+  for (int64_t k = 0; k < k_count; ++k, a += o.a_k_stride, b += o.b_stride) {
+    const __m512 b_low = _mm512_maskz_loadu_ps(low, b);
+    const __m512 b_high = _mm512_maskz_loadu_ps(high, b + 16);
+#pragma GCC unroll 8
+    for (int i = 0; i < kRows; ++i) {
+      const __m512 a_value = _mm512_set1_ps(a[i * o.a_row_stride]);
+      sum[i][0] = _mm512_fmadd_ps(a_value, b_low, sum[i][0]);
+      sum[i][1] = _mm512_fmadd_ps(a_value, b_high, sum[i][1]);
+    }
+  }
+  if (o.add_transposed) {
+    alignas(64) float block[kRows][32];
+#pragma GCC unroll 8
+    for (int i = 0; i < kRows; ++i) {
+      _mm512_store_ps(block[i], sum[i][0]);
+      _mm512_store_ps(block[i] + 16, sum[i][1]);
+    }
+    const int columns = __builtin_popcount(low) + __builtin_popcount(high);
+    for (int j = 0; j < columns; ++j) {
+      float* target = o.c + j * o.c_stride;
+      for (int i = 0; i < kRows; ++i) target[i] += block[i][j];
+    }
+    return;
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < kRows; ++i) {
+    _mm512_mask_storeu_ps(o.c + i * o.c_stride, low, sum[i][0]);
+    _mm512_mask_storeu_ps(o.c + i * o.c_stride + 16, high, sum[i][1]);
+  }
+}
+
+// C = A * B with C M x N, B K x N row-major, A M x K read as a[i * a_row_stride + k * a_k_stride].
+// Column blocks outside, row blocks inside, so a 32-wide strip of B stays in cache for all of A.
+CONDENSE_AVX512 void GemmAvx512(int64_t m, int64_t n, int64_t k, const GemmOperands& operands) {
+  for (int64_t j = 0; j < n; j += 32) {
+    const int64_t left = n - j;
+    const __mmask16 low = left >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << left) - 1u);
+    const __mmask16 high =
+        left >= 32 ? 0xFFFF : left > 16 ? static_cast<__mmask16>((1u << (left - 16)) - 1u) : 0;
+    for (int64_t i = 0; i < m; i += 8) {
+      GemmOperands block = operands;
+      block.a += i * operands.a_row_stride;
+      block.b += j;
+      block.c += operands.add_transposed ? j * operands.c_stride + i : i * operands.c_stride + j;
+      switch (std::min<int64_t>(m - i, 8)) {
+        case 8: GemmBlockAvx512<8>(block, k, low, high); break;
+        case 7: GemmBlockAvx512<7>(block, k, low, high); break;
+        case 6: GemmBlockAvx512<6>(block, k, low, high); break;
+        case 5: GemmBlockAvx512<5>(block, k, low, high); break;
+        case 4: GemmBlockAvx512<4>(block, k, low, high); break;
+        case 3: GemmBlockAvx512<3>(block, k, low, high); break;
+        case 2: GemmBlockAvx512<2>(block, k, low, high); break;
+        default: GemmBlockAvx512<1>(block, k, low, high); break;
+      }
+    }
+  }
+}
+
+#undef CONDENSE_AVX512
 
 }  // namespace
 
@@ -215,30 +310,73 @@ const float* ConvolutionBase::InputColumns(const float* input, float* columns) c
 
 void ConvolutionBase::WeightsTimesColumns(const float* columns, float* output) const {
   const float* weights = blobs_[0]->data();
+  const int64_t group_outputs = conv_out_channels_ / group_;
   for (int64_t g = 0; g < group_; ++g) {
-    Gemm(Transpose::kNo, Transpose::kNo, conv_out_channels_ / group_, conv_output_spatial_,
-         kernel_dim_, 1.0f, weights + g * weight_group_offset_, columns + g * column_group_offset_,
-         0.0f, output + g * output_group_offset_);
+    if (HasAvx512()) {
+      GemmAvx512(group_outputs, conv_output_spatial_, kernel_dim_,
+                 {weights + g * weight_group_offset_, kernel_dim_, 1,
+                  columns + g * column_group_offset_, conv_output_spatial_,
+                  output + g * output_group_offset_, conv_output_spatial_});
+      continue;
+    }
+    Gemm(Transpose::kNo, Transpose::kNo, group_outputs, conv_output_spatial_, kernel_dim_, 1.0f,
+         weights + g * weight_group_offset_, columns + g * column_group_offset_, 0.0f,
+         output + g * output_group_offset_);
   }
 }
 
 void ConvolutionBase::BackwardDataImage(const float* output, float* input, float* columns) const {
   const float* weights = blobs_[0]->data();
+  const int64_t group_outputs = conv_out_channels_ / group_;
   float* target = is_1x1_ ? input : columns;
   for (int64_t g = 0; g < group_; ++g) {
-    Gemm(Transpose::kYes, Transpose::kNo, kernel_dim_, conv_output_spatial_,
-         conv_out_channels_ / group_, 1.0f, weights + g * weight_group_offset_,
-         output + g * output_group_offset_, 0.0f, target + g * column_group_offset_);
+    if (HasAvx512()) {
+      GemmAvx512(kernel_dim_, conv_output_spatial_, group_outputs,
+                 {weights + g * weight_group_offset_, 1, kernel_dim_,
+                  output + g * output_group_offset_, conv_output_spatial_,
+                  target + g * column_group_offset_, conv_output_spatial_});
+      continue;
+    }
+    Gemm(Transpose::kYes, Transpose::kNo, kernel_dim_, conv_output_spatial_, group_outputs, 1.0f,
+         weights + g * weight_group_offset_, output + g * output_group_offset_, 0.0f,
+         target + g * column_group_offset_);
   }
   if (!is_1x1_) Col2ImImage(columns, input);
 }
 
 void ConvolutionBase::AccumulateWeightGradient(const float* output, const float* columns,
                                                float* weight_diff) const {
+  const int64_t group_outputs = conv_out_channels_ / group_;
+  if (!HasAvx512()) {
+    for (int64_t g = 0; g < group_; ++g) {
+      Gemm(Transpose::kNo, Transpose::kYes, group_outputs, kernel_dim_, conv_output_spatial_, 1.0f,
+           output + g * output_group_offset_, columns + g * column_group_offset_, 1.0f,
+           weight_diff + g * weight_group_offset_);
+    }
+    return;
+  }
+  // The kernel wants B with rows along N, so it computes dW^T = columns * output^T, which needs
+  // output^T (small: spatial x outputs), and adds the product transposed into weight_diff.
+  thread_local std::vector<float> output_t;
+  output_t.resize(conv_output_spatial_ * group_outputs);
   for (int64_t g = 0; g < group_; ++g) {
-    Gemm(Transpose::kNo, Transpose::kYes, conv_out_channels_ / group_, kernel_dim_,
-         conv_output_spatial_, 1.0f, output + g * output_group_offset_,
-         columns + g * column_group_offset_, 1.0f, weight_diff + g * weight_group_offset_);
+    const float* group_output = output + g * output_group_offset_;
+    constexpr int64_t kTile = 16;
+    for (int64_t o0 = 0; o0 < group_outputs; o0 += kTile) {
+      const int64_t o1 = std::min(o0 + kTile, group_outputs);
+      for (int64_t s0 = 0; s0 < conv_output_spatial_; s0 += kTile) {
+        const int64_t s1 = std::min(s0 + kTile, conv_output_spatial_);
+        for (int64_t o = o0; o < o1; ++o) {
+          const float* row = group_output + o * conv_output_spatial_;
+          for (int64_t s = s0; s < s1; ++s) output_t[s * group_outputs + o] = row[s];
+        }
+      }
+    }
+    GemmOperands operands{columns + g * column_group_offset_, conv_output_spatial_, 1,
+                          output_t.data(), group_outputs, weight_diff + g * weight_group_offset_,
+                          kernel_dim_};
+    operands.add_transposed = true;
+    GemmAvx512(kernel_dim_, group_outputs, conv_output_spatial_, operands);
   }
 }
 
