@@ -54,6 +54,7 @@ class LayerQuantizer : public LayerQuantization {
 
  private:
   bool QuantizesActivations() const;
+  bool RecordsClipping() const;
   uint64_t SeedFor(int tensor) const;
   const TensorFormat& ParameterFormat(size_t index) const;
 
@@ -71,11 +72,13 @@ class LayerQuantizer : public LayerQuantization {
   std::vector<uint64_t> quantized_versions_;          // data_version of the float values last quantized
   std::vector<bool> swapped_;
 
-  // Per tensor, the side (+1 top, -1 bottom, 0 inside) each value was clipped to in the last forward;
-  // empty when nothing saturated, which is the common case and costs nothing.
-  std::vector<std::vector<int8_t>> input_clipped_;
+  // Per output, the side (+1 top, -1 bottom, 0 inside) each value was clipped to in the last training
+  // forward, kept because a later in-place layer may overwrite the values; empty when nothing
+  // saturated, the common case, which costs nothing. Inputs and weights keep their quantized values in
+  // the wrapper's buffers, so their counts suffice.
   std::vector<std::vector<int8_t>> output_clipped_;
-  std::vector<std::vector<int8_t>> parameter_clipped_;
+  std::vector<int64_t> input_saturated_;
+  std::vector<int64_t> parameter_saturated_;
 
   std::vector<QuantizeStats> input_stats_;
   std::vector<QuantizeStats> output_stats_;

@@ -166,9 +166,9 @@ void LayerQuantizer::SetUp(const std::vector<Blob*>& bottom, const std::vector<B
   for (size_t i = 0; i < parameters.size(); ++i) parameter_buffers_.push_back(std::make_unique<Blob>());
   quantized_versions_.assign(parameters.size(), ~uint64_t{0});
   swapped_.assign(parameters.size(), false);
-  input_clipped_.assign(bottom.size(), {});
   output_clipped_.assign(top.size(), {});
-  parameter_clipped_.assign(parameters.size(), {});
+  input_saturated_.assign(bottom.size(), 0);
+  parameter_saturated_.assign(parameters.size(), 0);
   input_stats_.assign(bottom.size(), QuantizeStats());
   output_stats_.assign(top.size(), QuantizeStats());
   parameter_stats_.assign(parameters.size(), QuantizeStats());
@@ -184,6 +184,11 @@ void LayerQuantizer::Reshape(const std::vector<Blob*>& bottom, const std::vector
     input_buffers_[i]->ShareDiff(*bottom[i]);
     inputs_[i] = input_buffers_[i].get();
   }
+}
+
+bool LayerQuantizer::RecordsClipping() const {
+  // Only a training pass is followed by a backward that needs to know where values saturated.
+  return phase_ == TRAIN && formats_.clipped_gradient != QuantizationParameter::PASS;
 }
 
 bool LayerQuantizer::QuantizesActivations() const {
@@ -202,7 +207,7 @@ const std::vector<Blob*>& LayerQuantizer::QuantizeInputs(const std::vector<Blob*
     const int64_t saturated =
         formats_.input.Apply(bottom[i]->data(), inputs_[i]->mutable_data(), bottom[i]->count(), 1,
                              SeedFor(static_cast<int>(i)), collect_stats_ ? &input_stats_[i] : nullptr);
-    RecordClipped(formats_.input, saturated, *inputs_[i], &input_clipped_[i]);
+    input_saturated_[i] = saturated;
   }
   return inputs_;
 }
@@ -233,7 +238,7 @@ void LayerQuantizer::SwapInQuantizedParameters(std::vector<std::shared_ptr<Blob>
       const int64_t saturated =
           format.Apply(shadow.data(), quantized.mutable_data(), shadow.count(), channels,
                        SeedFor(static_cast<int>(32 + i)), collect_stats_ ? &parameter_stats_[i] : nullptr);
-      RecordClipped(format, saturated, quantized, &parameter_clipped_[i]);
+      parameter_saturated_[i] = saturated;
       quantized_versions_[i] = shadow.data_version();
     }
     shadow.SwapData(quantized);
@@ -256,7 +261,7 @@ void LayerQuantizer::QuantizeOutputs(const std::vector<Blob*>& top) {
     const int64_t saturated =
         formats_.output.Apply(values, values, top[i]->count(), 1, SeedFor(static_cast<int>(16 + i)),
                               collect_stats_ ? &output_stats_[i] : nullptr);
-    RecordClipped(formats_.output, saturated, *top[i], &output_clipped_[i]);
+    if (RecordsClipping()) RecordClipped(formats_.output, saturated, *top[i], &output_clipped_[i]);
   }
 }
 
@@ -267,11 +272,19 @@ void LayerQuantizer::MaskClippedOutputGradients(const std::vector<Blob*>& top) {
 void LayerQuantizer::MaskClippedGradients(const std::vector<Blob*>& bottom,
                                           const std::vector<bool>& propagate_down,
                                           std::vector<std::shared_ptr<Blob>>& parameters) {
+  if (formats_.clipped_gradient == QuantizationParameter::PASS) return;
+  // The quantized inputs and weights are still in the wrapper's buffers: where they saturated is read
+  // from there, and only for tensors where something did.
+  std::vector<int8_t> sides;
   for (size_t i = 0; i < bottom.size(); ++i) {
-    if (propagate_down[i]) MaskGradient(formats_.clipped_gradient, input_clipped_[i], bottom[i]);
+    if (!propagate_down[i] || inputs_[i] == bottom[i]) continue;
+    RecordClipped(formats_.input, input_saturated_[i], *inputs_[i], &sides);
+    MaskGradient(formats_.clipped_gradient, sides, bottom[i]);
   }
-  for (size_t i = 0; i < parameters.size() && i < parameter_clipped_.size(); ++i) {
-    MaskGradient(formats_.clipped_gradient, parameter_clipped_[i], parameters[i].get());
+  for (size_t i = 0; i < parameters.size() && i < parameter_buffers_.size(); ++i) {
+    if (ParameterFormat(i).is_float()) continue;
+    RecordClipped(ParameterFormat(i), parameter_saturated_[i], *parameter_buffers_[i], &sides);
+    MaskGradient(formats_.clipped_gradient, sides, parameters[i].get());
   }
 }
 
