@@ -159,6 +159,10 @@ void LayerQuantizer::SetUp(const std::vector<Blob*>& bottom, const std::vector<B
   }
   CONDENSE_CHECK(formats_.accumulator_bits == 0 || !parameters.empty(), where_,
                  ": quantization_param: accumulator_bits needs a layer with weights");
+  // Refused rather than ignored until the integer multiply-accumulate path exists: a user who asks to
+  // see overflow must not get a float result that silently never overflows.
+  CONDENSE_CHECK(formats_.accumulator_bits == 0, where_,
+                 ": quantization_param: accumulator_bits is not supported yet by this build");
   quantizable_inputs_ = quantizable_inputs;
   input_buffers_.clear();
   for (size_t i = 0; i < bottom.size(); ++i) input_buffers_.push_back(std::make_unique<Blob>());
