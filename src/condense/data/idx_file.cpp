@@ -35,8 +35,10 @@ std::vector<int64_t> CheckIdxHeader(const std::string& bytes, int num_dims, cons
   int64_t elements = 1;
   for (int i = 0; i < num_dims; ++i) {
     dims[i] = ReadBigEndian32(bytes, 4 + 4 * static_cast<size_t>(i));
+    // Checked before multiplying: two 32-bit dimensions can overflow 64 bits.
+    CONDENSE_CHECK(dims[i] == 0 || elements <= kMaxIdxElements / dims[i], path,
+                   ": IDX dimensions too large");
     elements *= dims[i];
-    CONDENSE_CHECK(elements <= kMaxIdxElements, path, ": IDX dimensions too large");
   }
   const int64_t present = static_cast<int64_t>(bytes.size() - header_size);
   CONDENSE_CHECK(present >= elements, path, ": truncated IDX ", kind, " file: the header promises ",

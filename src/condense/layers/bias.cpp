@@ -59,7 +59,8 @@ class BiasLayer : public Layer {
     if (learned ? !param_propagate_down(0) : !propagate_down[1]) return;
     // A learned bias accumulates its gradient; a bottom's gradient is overwritten.
     float* bias_diff = learned ? blobs_[0]->mutable_diff() : bottom[1]->mutable_diff();
-    const auto [outer, dim, inner] = geometry_;
+    // Named copies, not a structured binding: clang cannot use those inside an OpenMP region.
+    const int64_t outer = geometry_.outer, dim = geometry_.dim, inner = geometry_.inner;
     if (!learned) Set(dim, 0.0f, bias_diff);
     for (int64_t n = 0; n < outer; ++n) {
       for (int64_t d = 0; d < dim; ++d) {

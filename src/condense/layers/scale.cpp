@@ -95,7 +95,8 @@ class ScaleLayer : public Layer {
       bias_layer_->Backward(top, {false}, bias_bottom_);
     }
     const float* dy = top[0]->diff();
-    const auto [outer, dim, inner] = geometry_;
+    // Named copies, not a structured binding: clang cannot use those inside an OpenMP region.
+    const int64_t outer = geometry_.outer, dim = geometry_.dim, inner = geometry_.inner;
     const bool learned = bottom.size() == 1;
     if (learned ? param_propagate_down(0) : propagate_down[1]) {
       const float* x = bottom[0] == top[0] ? bottom_copy_.data() : bottom[0]->data();
