@@ -55,7 +55,8 @@ const std::string& InMemoryFile::Write(const uint8_t* data, size_t size) {
 extern "C" void* aligned_alloc(size_t alignment, size_t size) {
   using condense::fuzz::kMaxBlobAllocationBytes;
   using condense::fuzz::kMaxHeldBytes;
-  if (size > kMaxBlobAllocationBytes || __sanitizer_get_current_allocated_bytes() + size > kMaxHeldBytes) {
+  if (size > kMaxBlobAllocationBytes ||
+      __sanitizer_get_current_allocated_bytes() + size > kMaxHeldBytes) {
     errno = ENOMEM;
     return nullptr;
   }

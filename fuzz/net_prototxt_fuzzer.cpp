@@ -1,6 +1,6 @@
 // Fuzz target: a text prototxt as `condense time/test --model` reads it: parse, upgrade (V1 layers,
 // net-level inputs, deprecated fields), build the Net, and when its blobs are small run one forward
-// pass. Every outcome but success or condense::Error is a finding.
+// and backward pass. Every outcome but success or condense::Error is a finding.
 //
 // Layers that read files named in the prototxt (Data, ImageData, HDF5Data, WindowData, mean_file) are
 // turned into DummyData of a small fixed size with the same tops, so the rest of the net is still built
@@ -75,7 +75,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (ReadsFiles(layer)) ReplaceWithDummyData(&layer);
     }
     condense::Net net(param, "fuzz.prototxt");
-    if (SmallEnoughToRun(net)) net.Forward();
+    if (SmallEnoughToRun(net)) {
+      net.Forward();
+      net.Backward();
+    }
   } catch (const condense::Error&) {
     // A clear error is the expected answer to a broken prototxt.
   }

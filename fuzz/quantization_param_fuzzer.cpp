@@ -20,10 +20,10 @@ namespace {
 
 std::vector<float> AwkwardValues() {
   using limits = std::numeric_limits<float>;
-  std::vector<float> values = {0.0f,          -0.0f,          limits::denorm_min(), -limits::denorm_min(),
-                               limits::min(), limits::max(),  limits::lowest(),     limits::infinity(),
+  std::vector<float> values = {0.0f, -0.0f, limits::denorm_min(), -limits::denorm_min(),
+                               limits::min(), limits::max(), limits::lowest(), limits::infinity(),
                                -limits::infinity(), limits::quiet_NaN(), 1.0f, -1.0f, 0.5f, -0.375f,
-                               3.0e-5f,       -7.5e3f,        65504.0f,             1.0e30f};
+                               3.0e-5f, -7.5e3f, 65504.0f, 1.0e30f};
   for (int i = 0; i < 14; ++i) values.push_back(std::ldexp(1.0f, i * 4 - 28) * (i % 2 ? -1.0f : 1.0f));
   return values;
 }

@@ -93,9 +93,11 @@ TEST_F(DeterminismTest, SameSeedAndThreadCountGiveBitIdenticalWeights) {
   const std::string first = Train("first", 5, 2);
   const std::string second = Train("second", 5, 2);
   ASSERT_FALSE(first.empty());
-  EXPECT_TRUE(first == second) << "two runs with random_seed 5 and 2 threads ended with different weights";
+  EXPECT_TRUE(first == second)
+      << "two runs with random_seed 5 and 2 threads ended with different weights";
   const std::string other_seed = Train("other_seed", 6, 2);
-  EXPECT_FALSE(first == other_seed) << "another seed gave the same weights: the comparison proves nothing";
+  EXPECT_FALSE(first == other_seed)
+      << "another seed gave the same weights: the comparison proves nothing";
 }
 
 }  // namespace

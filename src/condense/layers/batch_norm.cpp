@@ -53,6 +53,9 @@ class BatchNormLayer : public Layer {
                      bottom[0]->shape_string(), " has ", bottom[0]->shape(1),
                      " channels; the layer was set up for ", channels_);
     }
+    // Batch statistics of nothing would divide by zero (a zero batch or zero channels).
+    CONDENSE_CHECK(bottom[0]->count() > 0, Describe(), ": bottom ", bottom[0]->shape_string(),
+                   " holds no values to normalise");
     top[0]->ReshapeLike(*bottom[0]);
     mean_.resize(channels_);
     variance_.resize(channels_);

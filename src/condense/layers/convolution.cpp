@@ -170,6 +170,13 @@ void ConvolutionBase::ReadGeometry(const std::vector<Blob*>& bottom) {
   dilation_ = PerAxis({param.dilation(), "dilation", "dilation", false, false, 0, 0, false}, axes, 1,
                       where);
   for (int64_t d : dilation_) CONDENSE_CHECK(d > 0, where, ": dilations must be positive");
+  // No larger than a blob's axis can be: keeps the output-size arithmetic far from int64 overflow.
+  for (const std::vector<int64_t>* sizes : {&kernel_, &stride_, &pad_, &dilation_}) {
+    for (int64_t size : *sizes) {
+      CONDENSE_CHECK(size <= kMaxBlobCount, where, ": kernel, stride, pad and dilation must be at ",
+                     "most ", kMaxBlobCount, ", got ", size);
+    }
+  }
 
   is_1x1_ = true;
   for (int axis = 0; axis < axes; ++axis) {
@@ -184,6 +191,9 @@ void ConvolutionBase::LayerSetUp(const std::vector<Blob*>& bottom, const std::ve
   ReadGeometry(bottom);
 
   channels_ = bottom[0]->shape(channel_axis_);
+  // Zero channels would leave the weights and column buffers empty (null) under a product of K = 0.
+  CONDENSE_CHECK(channels_ > 0, where, ": bottom shape ", bottom[0]->shape_string(),
+                 " has no channels on axis ", channel_axis_);
   num_output_ = param.num_output();
   CONDENSE_CHECK(num_output_ > 0, where, ": convolution_param.num_output must be positive");
   group_ = param.group();
@@ -223,6 +233,7 @@ void ConvolutionBase::Reshape(const std::vector<Blob*>& bottom, const std::vecto
   num_ = first.count(0, channel_axis_);
 
   std::vector<int64_t> bottom_spatial(first.shape().begin() + channel_axis_ + 1, first.shape().end());
+  CheckedCount(bottom_spatial, where + " input (spatial axes)");
   std::vector<int64_t> top_spatial(num_spatial_axes_);
   for (int axis = 0; axis < num_spatial_axes_; ++axis) {
     const int64_t extent = dilation_[axis] * (kernel_[axis] - 1) + 1;
@@ -247,8 +258,10 @@ void ConvolutionBase::Reshape(const std::vector<Blob*>& bottom, const std::vecto
     for (int64_t v : values) result *= v;
     return result;
   };
-  conv_output_spatial_ = product(conv_output);
-  top_spatial_ = product(top_spatial);
+  // Checked, not just multiplied: a blob with a zero axis passes the blob's own size check however
+  // large its spatial axes are, and buffers below are sized by the spatial product alone.
+  conv_output_spatial_ = CheckedCount(conv_output, where + " output (spatial axes)");
+  top_spatial_ = CheckedCount(top_spatial, where + " output (spatial axes)");
   bottom_dim_ = first.count(channel_axis_);
   top_dim_ = top[0]->count(channel_axis_);
 

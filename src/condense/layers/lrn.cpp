@@ -77,6 +77,9 @@ class LRNLayer : public Layer {
                    ": needs a 4-axis (num, channels, height, width) bottom, not ",
                    bottom[0]->shape_string());
     CONDENSE_CHECK(top[0] != bottom[0], Describe(), " cannot run in place (top == bottom)");
+    // The across-channel window starts from channel 0's scale, which an empty axis does not have.
+    CONDENSE_CHECK(bottom[0]->shape(1) > 0, Describe(), ": bottom ", bottom[0]->shape_string(),
+                   " has no channels");
     top[0]->ReshapeLike(*bottom[0]);
     scale_.ReshapeLike(*bottom[0]);
   }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "condense/core/error.hpp"
 #include "condense/core/parallel.hpp"
 #include "condense/net/layer_registry.hpp"
 
@@ -22,6 +23,9 @@ class SoftmaxLayer : public Layer {
     outer_ = bottom[0]->count(0, axis_);
     channels_ = bottom[0]->shape(axis_);
     inner_ = bottom[0]->count(axis_ + 1);
+    // Forward starts each column's maximum from channel 0, which an empty axis does not have.
+    CONDENSE_CHECK(channels_ > 0, Describe(), ": softmax over axis ", axis_, " of bottom shape ",
+                   bottom[0]->shape_string(), ", which has no entries");
   }
 
  protected:
