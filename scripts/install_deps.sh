@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config libopenblas-dev libprotobuf-dev protobuf-compiler
   libgoogle-glog-dev libgflags-dev libopencv-dev libgtest-dev libgmock-dev liblmdb-dev libhdf5-dev
-  zlib1g-dev nlohmann-json3-dev python3)
+  zlib1g-dev nlohmann-json3-dev python3 libjs-chart.js)
 packages+=("$@")
 missing=()
 for package in "${packages[@]}"; do
