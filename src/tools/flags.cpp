@@ -43,3 +43,6 @@ void RequireFlag(const std::string& value, const char* flag_name, const char* ve
 }
 
 }  // namespace condense::tools
+DEFINE_string(model_quantized, "", "Where quantize/analyze write the quantized net (.prototxt).");
+DEFINE_double(error_margin, 2, "Accuracy the quantized net may lose, in percentage points.");
+DEFINE_string(range_method, "", "How ranges become formats: max, percentile, kl or mse (quantize: max, analyze: mse).");

@@ -18,6 +18,9 @@ DECLARE_string(phase);       // TRAIN or TEST
 DECLARE_int32(level);        // NetState level
 DECLARE_string(stage);       // comma-separated NetState stages
 DECLARE_string(json);        // machine-readable summary file
+DECLARE_string(model_quantized);  // quantized net written by quantize/analyze
+DECLARE_double(error_margin);      // accuracy points a quantized net may lose
+DECLARE_string(range_method);      // max, percentile, kl, mse
 
 namespace condense::tools {
 
