@@ -1,14 +1,19 @@
 // `condense analyze`: per-layer mixed precision. Finds the common activation width and each layer's
 // weight width that minimise total weight bits (or MACs × bits) while the net stays within
 // --error_margin of float, verified by a final full scoring; writes the quantized prototxt, prints a
-// per-layer table and, with --report=DIR, the CSV/JSON/HTML report.
+// per-layer table and, with --report=DIR, the CSV/JSON/HTML report. With --fold_bn, BatchNorm and
+// Scale layers are first folded into the convolutions before them, and the folded weights are written
+// next to the quantized prototxt, which no longer matches the original caffemodel.
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
 #include <chrono>
 #include <iostream>
+#include <string>
+#include <utility>
 
 #include "condense/analyze/analysis_report.hpp"
+#include "condense/analyze/batch_norm_folding.hpp"
 #include "condense/analyze/bit_width_search.hpp"
 #include "condense/analyze/net_evaluator.hpp"
 #include "condense/core/error.hpp"
@@ -23,25 +28,39 @@ DEFINE_string(report, "", "analyze: also write analysis.csv, analysis.json and a
 DEFINE_string(cost, "weight_bits", "analyze: what to minimise, weight_bits or mac_bits.");
 DEFINE_int32(max_weight_bits, 8, "analyze: the widest weights to consider (2..8).");
 DEFINE_int32(max_activation_bits, 8, "analyze: the widest activations to consider (4..16).");
+DEFINE_bool(fold_bn, false,
+            "analyze: fold BatchNorm/Scale into the preceding convolution or inner product before "
+            "quantizing; writes the folded weights as <model_quantized>.caffemodel.");
+DEFINE_string(format, "dynamic_fixed_point",
+              "analyze: dynamic_fixed_point or integer_affine (scale and zero point, as TFLite).");
+DEFINE_bool(per_channel, false, "analyze: integer_affine weights with a range per output channel.");
 DEFINE_int32(keep_first_last, 0, "analyze: keep the first and last layer's weights at this width (0: search them too).");
 
 namespace condense::tools {
 namespace {
 
-ReportFormat FormatOf(bool has, int bits, int fl) {
+ReportFormat FormatOf(const QuantizationParameter& q, bool has, int bits, int fl,
+                      bool per_channel = false) {
   if (!has) return {0, 0, "float"};
+  if (q.precision() == QuantizationParameter::INTEGER_AFFINE) {
+    return {bits, 0, StrCat("affine<", bits, per_channel ? ",per-channel>" : ">")};
+  }
   return {bits, fl, StrCat("fixed<", bits, ",", fl, ">")};
+}
+
+// Where the folded weights go: beside the quantized prototxt, with the same stem.
+std::string FoldedWeightsPath(const std::string& model_quantized) {
+  const std::string suffix = ".prototxt";
+  const bool has_suffix = model_quantized.size() > suffix.size() &&
+                          model_quantized.compare(model_quantized.size() - suffix.size(), suffix.size(),
+                                                  suffix) == 0;
+  return (has_suffix ? model_quantized.substr(0, model_quantized.size() - suffix.size())
+                     : model_quantized) + ".caffemodel";
 }
 
 int AnalyzeMain(const VerbArgs& args) {
   CONDENSE_CHECK(args.empty(), "condense analyze takes no positional arguments (got '", args[0], "')");
-  RequireFlag(FLAGS_model, "model", "analyze");
-  RequireFlag(FLAGS_weights, "weights", "analyze");
-  RequireFlag(FLAGS_model_quantized, "model_quantized", "analyze");
-  CONDENSE_CHECK(FLAGS_iterations > 0, "--iterations must be positive, not ", FLAGS_iterations);
-  CONDENSE_CHECK(FLAGS_error_margin > 0 && FLAGS_error_margin < 100,
-                 "--error_margin must lie between 0 and 100 (points of accuracy), got ",
-                 FLAGS_error_margin);
+  CheckSearchFlags("analyze");
   CONDENSE_CHECK(FLAGS_cost == "weight_bits" || FLAGS_cost == "mac_bits",
                  "--cost must be weight_bits or mac_bits, not '", FLAGS_cost, "'");
   CONDENSE_CHECK(FLAGS_keep_first_last >= 0 && FLAGS_keep_first_last <= 32,
@@ -50,6 +69,10 @@ int AnalyzeMain(const VerbArgs& args) {
                  "--max_weight_bits must lie between 2 and 8, not ", FLAGS_max_weight_bits);
   CONDENSE_CHECK(FLAGS_max_activation_bits >= 4 && FLAGS_max_activation_bits <= 16,
                  "--max_activation_bits must lie between 4 and 16, not ", FLAGS_max_activation_bits);
+  CONDENSE_CHECK(FLAGS_format == "dynamic_fixed_point" || FLAGS_format == "integer_affine",
+                 "--format must be dynamic_fixed_point or integer_affine, not '", FLAGS_format, "'");
+  CONDENSE_CHECK(!FLAGS_per_channel || FLAGS_format == "integer_affine",
+                 "--per_channel applies to --format=integer_affine only");
   if (!FLAGS_report.empty()) {
     // Fail before the long work, not after it.
     MakeDirectories(FLAGS_report);
@@ -61,14 +84,28 @@ int AnalyzeMain(const VerbArgs& args) {
   options.keep_first_last_bits = FLAGS_keep_first_last;
   options.max_weight_bits = FLAGS_max_weight_bits;
   options.max_activation_bits = FLAGS_max_activation_bits;
+  options.integer_affine = FLAGS_format == "integer_affine";
+  options.per_channel = FLAGS_per_channel;
   const auto start = std::chrono::steady_clock::now();
 
-  NetEvaluator evaluator(FLAGS_model, FLAGS_weights, FLAGS_iterations);
+  NetParameter model = ReadNetParameterFile(FLAGS_model);
+  NetParameter weights = ReadWeightsFile(FLAGS_weights);
+  std::string folded_weights_path;
+  if (FLAGS_fold_bn) {
+    FoldedNet folded = FoldBatchNorm(model, weights, FLAGS_model);
+    if (folded.folded.empty()) LOG(INFO) << "--fold_bn: no BatchNorm layer could be folded";
+    for (const std::string& line : folded.folded) LOG(INFO) << "Folded " << line;
+    model = std::move(folded.model);
+    weights = std::move(folded.weights);
+    folded_weights_path = FoldedWeightsPath(FLAGS_model_quantized);
+  }
+  NetEvaluator evaluator(model, weights, FLAGS_iterations, FLAGS_model, FLAGS_weights);
   MixedPrecisionResult result = MixedPrecisionSearch(evaluator, options);
   std::map<std::string, NetEvaluator::LayerQuality> quality;
   evaluator.Score(ApplyFormats(evaluator.test_net(), result.search.formats), 0, &quality);
-  const NetParameter quantized = ApplyFormats(ReadNetParameterFile(FLAGS_model), result.search.formats);
+  const NetParameter quantized = ApplyFormats(model, result.search.formats);
   WriteTextProtoFile(FLAGS_model_quantized, quantized);
+  if (!folded_weights_path.empty()) WriteBinaryProtoFile(folded_weights_path, weights);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -94,9 +131,10 @@ int AnalyzeMain(const VerbArgs& args) {
     row.type = layer.type;
     row.params = layer.params;
     row.macs = layer.macs;
-    row.input = FormatOf(q.has_bw_layer_in(), q.bw_layer_in(), q.fl_layer_in());
-    row.output = FormatOf(q.has_bw_layer_out(), q.bw_layer_out(), q.fl_layer_out());
-    row.params_format = FormatOf(q.has_bw_params(), q.bw_params(), q.fl_params());
+    row.input = FormatOf(q, q.has_bw_layer_in(), q.bw_layer_in(), q.fl_layer_in());
+    row.output = FormatOf(q, q.has_bw_layer_out(), q.bw_layer_out(), q.fl_layer_out());
+    row.params_format =
+        FormatOf(q, q.has_bw_params(), q.bw_params(), q.fl_params(), q.per_channel());
     row.range_method = RangeMethodName(options.range_method);
     row.saturation = quality[layer.name].saturation;
     row.sqnr_db = quality[layer.name].sqnr_db;
@@ -114,6 +152,7 @@ int AnalyzeMain(const VerbArgs& args) {
             << FormatFixed(double(report.float_weight_bits) / report.condensed_weight_bits, 2)
             << "x smaller)\n" << evaluator.scorings() << " scorings in " << FormatSeconds(seconds)
             << "\nwrote " << FLAGS_model_quantized << "\n";
+  if (!folded_weights_path.empty()) std::cout << "wrote " << folded_weights_path << "\n";
   if (report.condensed_accuracy < report.float_accuracy - FLAGS_error_margin / 100) {
     LOG(WARNING) << "Even the widest allowed widths lose more than " << FLAGS_error_margin
                  << " points: fine-tune the condensed net (condense train on " << FLAGS_model_quantized
@@ -130,7 +169,7 @@ int AnalyzeMain(const VerbArgs& args) {
 CONDENSE_REGISTER_VERB("analyze",
                        "--model=M --weights=W --model_quantized=Q [--error_margin=2] [--iterations=50] "
                        "[--report=DIR] [--range_method=mse] [--cost=weight_bits|mac_bits] [--max_weight_bits=8] "
-                       "[--max_activation_bits=8] "
+                       "[--max_activation_bits=8] [--fold_bn] "
                        "[--keep_first_last=BITS]",
                        AnalyzeMain);
 

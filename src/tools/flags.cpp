@@ -46,3 +46,17 @@ void RequireFlag(const std::string& value, const char* flag_name, const char* ve
 DEFINE_string(model_quantized, "", "Where quantize/analyze write the quantized net (.prototxt).");
 DEFINE_double(error_margin, 2, "Accuracy the quantized net may lose, in percentage points.");
 DEFINE_string(range_method, "", "How ranges become formats: max, percentile, kl or mse (quantize: max, analyze: mse).");
+
+namespace condense::tools {
+
+void CheckSearchFlags(const char* verb) {
+  RequireFlag(FLAGS_model, "model", verb);
+  RequireFlag(FLAGS_weights, "weights", verb);
+  RequireFlag(FLAGS_model_quantized, "model_quantized", verb);
+  CONDENSE_CHECK(FLAGS_iterations > 0, "--iterations must be positive, not ", FLAGS_iterations);
+  CONDENSE_CHECK(FLAGS_error_margin > 0 && FLAGS_error_margin < 100,
+                 "--error_margin must lie between 0 and 100 (points of accuracy), got ",
+                 FLAGS_error_margin);
+}
+
+}  // namespace condense::tools

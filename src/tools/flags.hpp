@@ -30,5 +30,8 @@ std::vector<std::string> StagesFromFlag();
 std::vector<std::string> SplitCommas(const std::string& text);
 // Copies every file of --weights (comma-separated) into the net, in order, as Caffe does.
 void RequireFlag(const std::string& value, const char* flag_name, const char* verb);
+// The flags quantize and analyze share: --model, --weights, --model_quantized given, --iterations
+// positive, --error_margin strictly between 0 and 100 points.
+void CheckSearchFlags(const char* verb);
 
 }  // namespace condense::tools

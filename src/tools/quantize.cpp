@@ -41,13 +41,7 @@ std::string Describe(const QuantizationParameter& q) {
 
 int QuantizeMain(const VerbArgs& args) {
   CONDENSE_CHECK(args.empty(), "condense quantize takes no positional arguments (got '", args[0], "')");
-  RequireFlag(FLAGS_model, "model", "quantize");
-  RequireFlag(FLAGS_weights, "weights", "quantize");
-  RequireFlag(FLAGS_model_quantized, "model_quantized", "quantize");
-  CONDENSE_CHECK(FLAGS_iterations > 0, "--iterations must be positive, not ", FLAGS_iterations);
-  CONDENSE_CHECK(FLAGS_error_margin > 0 && FLAGS_error_margin < 100,
-                 "--error_margin must lie between 0 and 100 (points of accuracy), got ",
-                 FLAGS_error_margin);
+  CheckSearchFlags("quantize");
   const TrimmingMode mode = ParseTrimmingMode(FLAGS_trimming_mode);
   const RangeMethod method = ParseRangeMethod(FLAGS_range_method.empty() ? "max" : FLAGS_range_method);
   const auto start = std::chrono::steady_clock::now();

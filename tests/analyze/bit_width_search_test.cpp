@@ -153,6 +153,18 @@ TEST_F(BitWidthSearchTest, MixedPrecisionUsesFewerBitsThanRistrettoWithinTheMarg
   options.max_weight_bits = 4;
   const MixedPrecisionResult capped = MixedPrecisionSearch(evaluator, options);
   for (const auto& [layer, bits] : capped.weight_bits) EXPECT_LE(bits, 4) << layer;
+
+  // Integer affine with per-channel weights: the same search, TFLite's kind of format.
+  options.max_weight_bits = 8;
+  options.integer_affine = true;
+  options.per_channel = true;
+  const MixedPrecisionResult affine = MixedPrecisionSearch(evaluator, options);
+  EXPECT_GE(affine.search.accuracy, evaluator.float_accuracy() - 0.01);
+  for (const auto& [layer, q] : affine.search.formats) {
+    EXPECT_EQ(QuantizationParameter::INTEGER_AFFINE, q.precision()) << layer;
+    EXPECT_TRUE(q.per_channel()) << layer;
+    EXPECT_LT(q.range_in_min(), q.range_in_max()) << layer;
+  }
 }
 
 TEST_F(BitWidthSearchTest, CommandsWriteNetsThatLoadAndReports) {

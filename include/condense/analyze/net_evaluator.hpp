@@ -37,6 +37,10 @@ class NetEvaluator {
   // `model` is the train_test prototxt (its TEST phase is scored), `weights` a caffemodel;
   // `iterations` batches make the data set. Runs the float pass.
   NetEvaluator(const std::string& model, const std::string& weights, int iterations);
+  // The same for a definition and weights already in memory (a net rewritten before analysis, e.g.
+  // with BatchNorm folded); `source` and `weights_source` name them in errors and logs.
+  NetEvaluator(NetParameter model, NetParameter weights, int iterations, std::string source,
+               std::string weights_source = "");
   ~NetEvaluator();
 
   // The TEST net's definition with every layer kept (no quantization_param removed or added), the

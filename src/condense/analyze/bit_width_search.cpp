@@ -32,6 +32,33 @@ void SetParameters(const RangeStatistics& ranges, int bits, RangeMethod method,
   q->set_fl_params(ChooseFractionLength(ranges, method, bits));
 }
 
+// Integer affine activations cover the measured range, clipped where the range method says so; the
+// weights take their range from the tensor itself (per output channel where asked). Weights are
+// always quantized in this scheme, at 16 bits until the search narrows them.
+QuantizationParameter AffineFormat(const LayerRanges& ranges, int activation_bits, int weight_bits,
+                                   RangeMethod method, bool per_channel) {
+  QuantizationParameter q;
+  q.set_precision(QuantizationParameter::INTEGER_AFFINE);
+  q.set_per_channel(per_channel);
+  q.set_bw_params(weight_bits > 0 ? weight_bits : 16);
+  auto covered = [&](const RangeStatistics& stats, float* low, float* high) {
+    const float clip = ChooseClipRange(stats, method, activation_bits);
+    *low = std::max(stats.min(), -clip);
+    *high = std::min(stats.max(), clip);
+    if (*high <= *low) *high = *low + 1;  // a constant tensor still needs a non-empty range
+  };
+  float low, high;
+  q.set_bw_layer_in(activation_bits);
+  covered(ranges.input, &low, &high);
+  q.set_range_in_min(low);
+  q.set_range_in_max(high);
+  q.set_bw_layer_out(activation_bits);
+  covered(ranges.output, &low, &high);
+  q.set_range_out_min(low);
+  q.set_range_out_max(high);
+  return q;
+}
+
 // A trial's definition: the TEST net with these formats on their layers.
 NetParameter TrialNet(const NetEvaluator& evaluator, const Formats& formats) {
   return ApplyFormats(evaluator.test_net(), formats);
@@ -313,6 +340,13 @@ MixedPrecisionResult MixedPrecisionSearch(NetEvaluator& evaluator,
     for (const QuantizableLayer& layer : layers) {
       const LayerRanges& ranges = evaluator.ranges(layer.name);
       QuantizationParameter q;
+      if (options.integer_affine) {
+        formats[layer.name] = AffineFormat(ranges, activation_bits, weight_bits.count(layer.name)
+                                                                       ? weight_bits.at(layer.name)
+                                                                       : 0,
+                                           method, options.per_channel);
+        continue;
+      }
       q.set_precision(QuantizationParameter::DYNAMIC_FIXED_POINT);
       SetActivations(ranges, activation_bits, method, &q);
       auto bits = weight_bits.find(layer.name);

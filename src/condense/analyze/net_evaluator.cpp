@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <set>
+#include <utility>
 
 #include "condense/core/error.hpp"
 #include "condense/net/upgrade.hpp"
@@ -67,16 +68,20 @@ struct NetEvaluator::CachedCut {
 };
 
 NetEvaluator::NetEvaluator(const std::string& model, const std::string& weights, int iterations)
-    : source_(model) {
+    : NetEvaluator(ReadNetParameterFile(model), ReadWeightsFile(weights), iterations, model, weights) {}
+
+NetEvaluator::NetEvaluator(NetParameter param, NetParameter weights, int iterations, std::string source,
+                           std::string weights_source)
+    : source_(std::move(source)) {
+  const std::string& model = source_;
   CONDENSE_CHECK(iterations > 0, "--iterations must be positive, got ", iterations);
-  NetParameter param = ReadNetParameterFile(model);
   param.mutable_state()->set_phase(TEST);
   test_net_ = FilterNet(param);
   test_net_.mutable_state()->set_phase(TEST);
-  weights_ = ReadWeightsFile(weights);
+  weights_ = std::move(weights);
 
   Net float_net(WithoutQuantization(test_net_), model);
-  float_net.CopyTrainedLayersFrom(weights_, weights);
+  float_net.CopyTrainedLayersFrom(weights_, weights_source.empty() ? model : weights_source);
   const auto& layers = float_net.layers();
   for (size_t i = 0; i < layers.size(); ++i) {
     const std::string type = layers[i]->type();
