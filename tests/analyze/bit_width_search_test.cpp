@@ -21,7 +21,7 @@
 namespace condense {
 namespace {
 
-constexpr int kBatches = 10;  // of 100 images: enough to see a difference, quick enough for CI
+constexpr int kBatches = 5;  // of 100 images: enough to see a difference, quick enough for CI
 
 class BitWidthSearchTest : public ::testing::Test {
  protected:
