@@ -79,7 +79,7 @@ int AnalyzeMain(const VerbArgs& args) {
   }
   MixedPrecisionOptions options;
   options.error_margin = FLAGS_error_margin;
-  options.range_method = ParseRangeMethod(FLAGS_range_method.empty() ? "mse" : FLAGS_range_method);
+  options.range_method = RangeMethodFlag("mse");
   options.cost_is_mac_bits = FLAGS_cost == "mac_bits";
   options.keep_first_last_bits = FLAGS_keep_first_last;
   options.max_weight_bits = FLAGS_max_weight_bits;

@@ -59,4 +59,13 @@ void CheckSearchFlags(const char* verb) {
                  FLAGS_error_margin);
 }
 
+RangeMethod RangeMethodFlag(const char* default_name) {
+  const std::string name = FLAGS_range_method.empty() ? default_name : FLAGS_range_method;
+  try {
+    return ParseRangeMethod(name);
+  } catch (const Error& error) {
+    Fail("--range_method: ", error.what());
+  }
+}
+
 }  // namespace condense::tools

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "condense/analyze/range_statistics.hpp"
 #include "condense/proto/condense.pb.h"
 
 DECLARE_int32(threads);      // compute threads, 0 = all cores
@@ -33,5 +34,8 @@ void RequireFlag(const std::string& value, const char* flag_name, const char* ve
 // The flags quantize and analyze share: --model, --weights, --model_quantized given, --iterations
 // positive, --error_margin strictly between 0 and 100 points.
 void CheckSearchFlags(const char* verb);
+// --range_method, or the verb's default where it is not given; an unknown name is an error that names
+// the flag.
+RangeMethod RangeMethodFlag(const char* default_name);
 
 }  // namespace condense::tools

@@ -43,7 +43,7 @@ int QuantizeMain(const VerbArgs& args) {
   CONDENSE_CHECK(args.empty(), "condense quantize takes no positional arguments (got '", args[0], "')");
   CheckSearchFlags("quantize");
   const TrimmingMode mode = ParseTrimmingMode(FLAGS_trimming_mode);
-  const RangeMethod method = ParseRangeMethod(FLAGS_range_method.empty() ? "max" : FLAGS_range_method);
+  const RangeMethod method = RangeMethodFlag("max");
   const auto start = std::chrono::steady_clock::now();
 
   NetEvaluator evaluator(FLAGS_model, FLAGS_weights, FLAGS_iterations);

@@ -88,7 +88,7 @@ TEST_F(BitWidthSearchTest, ReplayedTrialsScoreWhatAFreshNetScores) {
 
   // Only ip2 quantized: the evaluator starts from cached pool2/ip1 activations. Everything quantized:
   // it replays cached batches from the first layer. Both must equal a fresh net's score.
-  for (const std::string& first : {"ip2", "conv1"}) {
+  for (const std::string first : {"ip2", "conv1"}) {
     std::map<std::string, QuantizationParameter> formats;
     bool on = false;
     for (const QuantizableLayer& layer : evaluator.quantizable_layers()) {
@@ -203,7 +203,8 @@ TEST_F(BitWidthSearchTest, BadInputIsOneClearError) {
       {"quantize" + model + " --error_margin=-1", "--error_margin"},
       {"analyze" + model + " --iterations=0", "--iterations"},
       {"quantize" + model + " --trimming_mode=ternary", "--trimming_mode"},
-      {"analyze" + model + " --range_method=median", "median"},
+      {"analyze" + model + " --range_method=median", "--range_method: range method 'median' is unknown"},
+      {"quantize" + model + " --range_method=kl2", "--range_method"},
       {"analyze" + model + " --report=/proc/condense_report", "/proc/condense_report"},
       {"analyze --model=" + scratch_ + "/no_accuracy.prototxt --weights=" + weights +
            " --model_quantized=" + scratch_ + "/bad.prototxt --iterations=2",

@@ -97,12 +97,14 @@ void RefineSplits(NetEvaluator& evaluator, TrimmingMode mode, SearchResult* resu
     std::vector<QuantizationParameter> options;
     if (mode == TrimmingMode::kMinifloat) {
       for (int delta : {-1, 1}) {
+        // The fields are unsigned: compute in int so that a mantissa below zero is seen, not wrapped.
+        const int exp_bits = static_cast<int>(q.exp_bits()) + delta;
+        const int mant_bits = static_cast<int>(q.mant_bits()) - delta;
+        if (exp_bits < 2 || exp_bits > 8 || mant_bits < 0) continue;
         QuantizationParameter option = q;
-        option.set_exp_bits(q.exp_bits() + delta);
-        option.set_mant_bits(q.mant_bits() - delta);
-        if (option.exp_bits() >= 2 && option.exp_bits() <= 8 && option.mant_bits() >= 0) {
-          options.push_back(option);
-        }
+        option.set_exp_bits(exp_bits);
+        option.set_mant_bits(mant_bits);
+        options.push_back(option);
       }
       return options;
     }

@@ -15,18 +15,12 @@
 #include "condense/core/blob.hpp"
 #include "condense/core/error.hpp"
 #include "condense/core/file_io.hpp"
+#include "condense/core/overloaded.hpp"
 #include "condense/quant/layer_quantizer.hpp"
 
 namespace condense {
 
 namespace {
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
 
 // ---- names -----------------------------------------------------------------------------------------
 

@@ -4,17 +4,9 @@
 #include <vector>
 
 #include "condense/core/error.hpp"
+#include "condense/core/overloaded.hpp"
 
 namespace condense {
-
-namespace {
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
-}  // namespace
 
 std::string TensorFormat::Describe() const {
   const std::string base = std::visit(
