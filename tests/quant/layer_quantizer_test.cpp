@@ -79,7 +79,15 @@ TEST(LayerFormatsTest, BadValuesNameTheFileLayerAndField) {
            {"precision: MINIFLOAT exp_bits: 9 mant_bits: 3", "exp_bits"},
            {"precision: MINIFLOAT exp_bits: 4 mant_bits: 40", "mant_bits"},
            {"per_channel: true", "per_channel"},
-           {"accumulator_bits: 1", "accumulator_bits"}}) {
+           {"accumulator_bits: 1", "accumulator_bits"},
+           {"accumulator_bits: 65", "accumulator_bits = 65"},
+           // The integer accumulator multiplies codes: only dynamic fixed point has them.
+           {"precision: MINIFLOAT exp_bits: 4 mant_bits: 3 accumulator_bits: 16", "MINIFLOAT"},
+           {"precision: INTEGER_POWER_OF_2_WEIGHTS accumulator_bits: 16", "INTEGER_POWER_OF_2_WEIGHTS"},
+           {"precision: INTEGER_AFFINE bw_params: 8 bw_layer_in: 8 bw_layer_out: 8 accumulator_bits: 16",
+            "INTEGER_AFFINE"},
+           {"accumulator_bits: 16 quantize_inputs: false", "quantize_inputs"},
+           {"accumulator_bits: 16 quantize_params: false", "quantize_params"}}) {
     const std::string message = ErrorOf(ParseQuant(text));
     EXPECT_NE(std::string::npos, message.find("net.prototxt: layer 'conv1'")) << text << ": " << message;
     EXPECT_NE(std::string::npos, message.find(field)) << text << ": " << message;

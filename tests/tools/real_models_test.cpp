@@ -512,24 +512,32 @@ TEST(RistrettoPrototxtTest, FinetuneSolverUpgradesToAdam) {
 
 // --- `condense test` on the real LeNet and the real MNIST test set ------------------------------
 
+// A prototxt's net with every Data layer reading the MNIST test set, converted into `scratch` by
+// `condense convert_mnist` (a failure is recorded when the conversion fails).
+NetParameter ReadingMnistTestSet(const std::string& prototxt, const std::string& images,
+                                 const std::string& labels, const ScratchDir& scratch) {
+  const std::string lmdb = scratch.path() + "/mnist_test_lmdb";
+  EXPECT_EQ(0, RunLogged(testing::CondenseBinary() + " convert_mnist " + images + " " + labels + " " +
+                             lmdb, scratch.path() + "/convert.log"))
+      << ReadWholeFile(scratch.path() + "/convert.log");
+  NetParameter param;
+  ReadTextProtoFile(prototxt, &param);
+  for (LayerParameter& layer : *param.mutable_layer()) {
+    if (layer.type() == "Data") layer.mutable_data_param()->set_source(lmdb);
+  }
+  return param;
+}
+
 TEST(LenetCliTest, TestVerbScoresCaffesAccuracyInItsJsonSummary) {
   CONDENSE_REQUIRE_SHARED(prototxt, "lenet_caffe/lenet_train_test.prototxt");
   CONDENSE_REQUIRE_SHARED(weights, "lenet_caffe/lenet_iter_10000.caffemodel");
   CONDENSE_REQUIRE_SHARED(images, "mnist/t10k-images-idx3-ubyte.gz");
   CONDENSE_REQUIRE_SHARED(labels, "mnist/t10k-labels-idx1-ubyte.gz");
   ScratchDir scratch("condense_lenet_cli_");
-  const std::string lmdb = scratch.path() + "/mnist_test_lmdb";
   const std::string binary = testing::CondenseBinary();
-  ASSERT_EQ(0, RunLogged(binary + " convert_mnist " + images + " " + labels + " " + lmdb,
-                         scratch.path() + "/convert.log"))
-      << ReadWholeFile(scratch.path() + "/convert.log");
-
   // The stock prototxt, both Data layers re-pointed at the converted LMDB, written as text.
-  NetParameter param;
-  ReadTextProtoFile(prototxt, &param);
-  for (LayerParameter& layer : *param.mutable_layer()) {
-    if (layer.type() == "Data") layer.mutable_data_param()->set_source(lmdb);
-  }
+  const NetParameter param = ReadingMnistTestSet(prototxt, images, labels, scratch);
+  ASSERT_FALSE(HasFailure());
   const std::string model = scratch.path() + "/lenet_train_test.prototxt";
   WriteTextProtoFile(model, param);
 
@@ -547,6 +555,49 @@ TEST(LenetCliTest, TestVerbScoresCaffesAccuracyInItsJsonSummary) {
   EXPECT_NEAR(0.0302945, summary.at("outputs").at("loss").get<double>(), 1e-4);
   RecordProperty("accuracy", std::to_string(accuracy));
   RecordProperty("seconds", std::to_string(summary.at("seconds").get<double>()));
+}
+
+// A narrow accumulator on conv2 of Ristretto's 8-bit LeNet: the sums that overflow show up as a line
+// of the per-tensor table and of the JSON summary; a 32-bit one on ip1 overflows nowhere.
+TEST(LenetCliTest, AccumulatorOverflowShowsInTheQuantizedTensors) {
+  CONDENSE_REQUIRE_SHARED(prototxt, "ristretto/generated/lenet_mnist_dynamic_fixed_point_em1.prototxt");
+  CONDENSE_REQUIRE_SHARED(weights, "lenet_caffe/lenet_iter_10000.caffemodel");
+  CONDENSE_REQUIRE_SHARED(images, "mnist/t10k-images-idx3-ubyte.gz");
+  CONDENSE_REQUIRE_SHARED(labels, "mnist/t10k-labels-idx1-ubyte.gz");
+  ScratchDir scratch("condense_lenet_accumulator_");
+  const std::string binary = testing::CondenseBinary();
+  NetParameter param = ReadingMnistTestSet(prototxt, images, labels, scratch);
+  ASSERT_FALSE(HasFailure());
+  for (LayerParameter& layer : *param.mutable_layer()) {
+    if (layer.name() == "conv2") layer.mutable_quantization_param()->set_accumulator_bits(12);
+    if (layer.name() == "ip1") layer.mutable_quantization_param()->set_accumulator_bits(32);
+  }
+  const std::string model = scratch.path() + "/lenet_accumulator.prototxt";
+  WriteTextProtoFile(model, param);
+
+  const std::string json = scratch.path() + "/test.json";
+  const std::string log = scratch.path() + "/test.log";
+  ASSERT_EQ(0, RunLogged(binary + " test --model=" + model + " --weights=" + weights +
+                             " --iterations=2 --json=" + json, log))
+      << ReadWholeFile(log);
+  const std::string output = ReadWholeFile(log);
+  EXPECT_NE(std::string::npos, output.find("accumulator")) << output;
+  EXPECT_NE(std::string::npos, output.find("acc 12b fl 11")) << output;
+
+  const nlohmann::json summary = ReadJsonFile(json);
+  std::map<std::string, nlohmann::json> accumulators;
+  for (const nlohmann::json& row : summary.at("quantization")) {
+    if (row.at("tensor") == "accumulator") accumulators[row.at("layer").get<std::string>()] = row;
+  }
+  ASSERT_EQ(2u, accumulators.size());
+  const nlohmann::json& conv2 = accumulators["conv2"];
+  EXPECT_EQ("acc 12b fl 11", conv2.at("format"));  // 8-bit inputs with fl 6, 4-bit weights with fl 5
+  EXPECT_EQ(2 * 100 * 50 * 8 * 8, conv2.at("values").get<int64_t>()) << "one sum per output value";
+  EXPECT_GT(conv2.at("saturated_share").get<double>(), 0.1);
+  const nlohmann::json& ip1 = accumulators["ip1"];
+  EXPECT_EQ(2 * 100 * 500, ip1.at("values").get<int64_t>());
+  EXPECT_EQ(0.0, ip1.at("saturated_share").get<double>());
+  EXPECT_TRUE(ip1.at("sqnr_db").is_null()) << "no overflow: the sums are exact";
 }
 
 }  // namespace

@@ -7,7 +7,9 @@
 // threads of parallel.hpp, each thread with its own column buffer; gradients with respect to the
 // parameters are summed per thread and added up in thread order, so results depend only on the thread
 // count. Where the CPU has AVX-512 the matrix products run in the layer's own 512-bit kernel rather
-// than OpenBLAS, which is held to its AVX2 code here.
+// than OpenBLAS, which is held to its AVX2 code here. A Convolution whose quantization_param sets
+// accumulator_bits computes its forward on integer codes instead (integer_accumulator.hpp), with the
+// reduction in im2col order: input channel, kernel row, kernel column.
 #pragma once
 
 #include <functional>
@@ -19,6 +21,8 @@
 #include "condense/net/layer.hpp"
 
 namespace condense {
+
+struct AccumulatorSpec;
 
 class ConvolutionBase : public Layer {
  public:
@@ -63,6 +67,9 @@ class ConvolutionBase : public Layer {
   };
 
   void ReadGeometry(const std::vector<Blob*>& bottom);
+  // The forward on integer codes with a saturating accumulator (a forward convolution only).
+  void ForwardInteger(const AccumulatorSpec& spec, const std::vector<Blob*>& bottom,
+                      const std::vector<Blob*>& top);
   void AddBiasImage(float* top_image) const;
   void AccumulateBiasGradient(const float* top_diff_image, float* bias_diff) const;
   // Runs body(image, columns) for every image of the batch, spread over the threads.

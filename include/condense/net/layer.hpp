@@ -51,6 +51,9 @@ class Layer {
   virtual bool AutoTopBlobs() const { return false; }
   // Whether force_backward may ask for a gradient w.r.t. this bottom (false for labels).
   virtual bool AllowForceBackward(int bottom_index) const { return true; }
+  // Whether ForwardCpu computes on integer codes when quantization()->accumulator() asks it to
+  // (Convolution, InnerProduct); the wrapper refuses accumulator_bits on any other layer.
+  virtual bool SupportsIntegerAccumulator() const { return false; }
   // Loss weight of a top when the prototxt sets none: 1 for a loss layer's first top, else 0.
   virtual float DefaultLossWeight(int top_index) const { return 0.0f; }
 

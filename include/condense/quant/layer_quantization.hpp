@@ -2,7 +2,8 @@
 // to compute on (quantized copies in the wrapper's own buffers, whose gradients are shared with the real
 // bottoms: a straight-through estimator), swaps quantized copies of the parameters in for the float
 // shadow weights around the computation, and quantizes the outputs in place afterwards. Any layer type can
-// carry one; the number formats themselves live beside this file.
+// carry one; the number formats themselves live beside this file. A Convolution or InnerProduct may
+// also be asked to run its multiply-accumulate on integer codes (integer_accumulator.hpp).
 #pragma once
 
 #include <memory>
@@ -10,13 +11,14 @@
 #include <vector>
 
 #include "condense/core/blob.hpp"
+#include "condense/quant/integer_accumulator.hpp"
 #include "condense/quant/quantize_stats.hpp"
 
 namespace condense {
 
 // What one quantized tensor of a layer did over the passes since statistics were switched on.
 struct TensorQuantizationReport {
-  std::string tensor;  // "input 0", "output 0", "weights", "bias"
+  std::string tensor;  // "input 0", "output 0", "weights", "bias", "accumulator"
   std::string format;  // e.g. "fixed<8,6>"
   QuantizeStats stats;
 };
@@ -25,10 +27,11 @@ class LayerQuantization {
  public:
   virtual ~LayerQuantization() = default;
   // Called once after the layer's LayerSetUp, when its parameter blobs exist. quantizable_inputs marks
-  // the bottoms that carry activations (labels and other indices stay exact).
+  // the bottoms that carry activations (labels and other indices stay exact); integer_accumulator says
+  // whether the layer can take the integer path that accumulator() asks for.
   virtual void SetUp(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top,
                      const std::vector<std::shared_ptr<Blob>>& parameters,
-                     const std::vector<bool>& quantizable_inputs) = 0;
+                     const std::vector<bool>& quantizable_inputs, bool integer_accumulator) = 0;
   // Called after the layer's Reshape, whenever shapes may have changed.
   virtual void Reshape(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top) = 0;
   // Forward: the bottoms the layer should read, quantized now into the wrapper's own buffers (or the
@@ -44,6 +47,14 @@ class LayerQuantization {
                                          bool refresh) = 0;
   virtual void RestoreParameters(std::vector<std::shared_ptr<Blob>>& parameters) = 0;
   virtual void QuantizeOutputs(const std::vector<Blob*>& top) = 0;
+  // The accumulator the layer's forward should simulate on the integer codes of its quantized inputs
+  // and weights, or null for the float path: no accumulator_bits, or a pass whose activations stay
+  // float (TRAIN with quantize_activations_in_train false), which has no codes. The backward stays the
+  // float straight-through path either way.
+  virtual const AccumulatorSpec* accumulator() const = 0;
+  // Where the integer path adds what its sums did (AccumulateSaturating's stats); null while
+  // statistics are off.
+  virtual QuantizeStats* accumulator_stats() = 0;
   // Where the quantization_param asks for it (a variant of the straight-through estimator), zero the
   // gradients of values that lay outside the format's range: of the outputs before the layer's
   // backward, of the inputs and parameters after it.

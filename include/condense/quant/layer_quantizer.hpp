@@ -3,10 +3,13 @@
 // every field, quantizes the inputs into its own buffers (never in place on a blob another layer reads),
 // swaps quantized copies in for the float shadow weights around each pass, and quantizes the outputs in
 // place. Gradients pass straight through — where a value saturated, by default only in the direction
-// that brings it back into range — and land on the float weights, which the solver updates.
+// that brings it back into range — and land on the float weights, which the solver updates. With
+// accumulator_bits it also hands a Convolution or InnerProduct the integer accumulator to simulate
+// (integer_accumulator.hpp), and reports how many of its sums overflowed.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,7 +27,7 @@ struct LayerFormats {
   TensorFormat bias;
   bool quantize_activations_in_train = true;
   QuantizationParameter::ClippedGradient clipped_gradient = QuantizationParameter::INWARD;
-  int accumulator_bits = 0;
+  int accumulator_bits = 0;  // 0: float accumulation (the integer path needs dynamic fixed point)
   bool per_channel = false;
 };
 
@@ -39,13 +42,15 @@ class LayerQuantizer : public LayerQuantization {
 
   void SetUp(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top,
              const std::vector<std::shared_ptr<Blob>>& parameters,
-             const std::vector<bool>& quantizable_inputs) override;
+             const std::vector<bool>& quantizable_inputs, bool integer_accumulator) override;
   void Reshape(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top) override;
   const std::vector<Blob*>& QuantizeInputs(const std::vector<Blob*>& bottom) override;
   const std::vector<Blob*>& QuantizedInputs(const std::vector<Blob*>& bottom) override;
   void SwapInQuantizedParameters(std::vector<std::shared_ptr<Blob>>& parameters, bool refresh) override;
   void RestoreParameters(std::vector<std::shared_ptr<Blob>>& parameters) override;
   void QuantizeOutputs(const std::vector<Blob*>& top) override;
+  const AccumulatorSpec* accumulator() const override;
+  QuantizeStats* accumulator_stats() override;
   void MaskClippedOutputGradients(const std::vector<Blob*>& top) override;
   void MaskClippedGradients(const std::vector<Blob*>& bottom, const std::vector<bool>& propagate_down,
                             std::vector<std::shared_ptr<Blob>>& parameters) override;
@@ -83,6 +88,9 @@ class LayerQuantizer : public LayerQuantization {
   std::vector<QuantizeStats> input_stats_;
   std::vector<QuantizeStats> output_stats_;
   std::vector<QuantizeStats> parameter_stats_;
+
+  std::optional<AccumulatorSpec> accumulator_;  // set up from formats_ when accumulator_bits is set
+  QuantizeStats accumulator_stats_;
 };
 
 // The wrapper for a layer whose definition carries a quantization_param (null when it has none).

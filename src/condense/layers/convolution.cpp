@@ -9,6 +9,8 @@
 #include "condense/core/parallel.hpp"
 #include "condense/net/filler.hpp"
 #include "condense/net/layer_registry.hpp"
+#include "condense/quant/integer_accumulator.hpp"
+#include "condense/quant/layer_quantization.hpp"
 
 namespace condense {
 
@@ -461,7 +463,66 @@ void ConvolutionBase::ForEachImageAccumulating(
   }
 }
 
+void ConvolutionBase::ForwardInteger(const AccumulatorSpec& spec, const std::vector<Blob*>& bottom,
+                                     const std::vector<Blob*>& top) {
+  CONDENSE_CHECK(!reverse_dimensions(), Describe(), ": accumulator_bits needs a forward convolution");
+  const std::string where = Describe() + ": accumulator_bits: ";
+  const Blob& weights = *blobs_[0];
+  std::vector<int32_t> weight_codes(weights.count());
+  ToIntegerCodes(weights.data(), weights.count(), spec.weights, weight_codes.data(), where + "weights");
+  std::vector<int32_t> bias_codes;
+  if (bias_term_) {
+    bias_codes.resize(num_output_);
+    ToIntegerCodes(blobs_[1]->data(), num_output_, spec.bias, bias_codes.data(), where + "bias");
+  }
+  QuantizeStats* stats = quantization()->accumulator_stats();
+  if (static_cast<int>(scratch_.size()) < ThreadCount()) scratch_.resize(ThreadCount());
+  std::vector<QuantizeStats> thread_stats(ThreadCount());
+  const int64_t group_outputs = conv_out_channels_ / group_;
+  const int64_t group_columns = kernel_dim_ * conv_output_spatial_;
+  for (size_t i = 0; i < bottom.size(); ++i) {
+    const float* bottom_data = bottom[i]->data();
+    float* top_data = top[i]->mutable_data();
+    const std::string input_name = StrCat(where, "input ", i);
+    ParallelFor(num_, [&](int64_t begin, int64_t end, int thread) {
+      float* columns = ThreadColumns(thread);
+      // The kernel wants each output position's K inputs side by side: the column matrix transposed.
+      std::vector<int32_t> column_codes(group_columns);
+      std::vector<int32_t> position_codes(group_columns);
+      for (int64_t image = begin; image < end; ++image) {
+        const float* image_columns = InputColumns(bottom_data + image * bottom_dim_, columns);
+        for (int64_t g = 0; g < group_; ++g) {
+          ToIntegerCodes(image_columns + g * column_group_offset_, group_columns, spec.input,
+                         column_codes.data(), input_name);
+          for (int64_t k = 0; k < kernel_dim_; ++k) {
+            for (int64_t p = 0; p < conv_output_spatial_; ++p) {
+              position_codes[p * kernel_dim_ + k] = column_codes[k * conv_output_spatial_ + p];
+            }
+          }
+          IntegerDotProducts products;
+          products.inputs = position_codes.data();
+          products.rows = conv_output_spatial_;
+          products.weights = weight_codes.data() + g * weight_group_offset_;
+          products.outputs = group_outputs;
+          products.depth = kernel_dim_;
+          products.bias = bias_term_ ? bias_codes.data() + g * group_outputs : nullptr;
+          products.out = top_data + image * top_dim_ + g * output_group_offset_;
+          products.out_row_stride = 1;
+          products.out_output_stride = conv_output_spatial_;
+          AccumulateSaturating(spec, products, stats ? &thread_stats[thread] : nullptr);
+        }
+      }
+    });
+  }
+  if (!stats) return;
+  for (const QuantizeStats& part : thread_stats) stats->Merge(part);
+}
+
 void ConvolutionBase::ForwardCpu(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top) {
+  if (const AccumulatorSpec* spec = quantization() ? quantization()->accumulator() : nullptr) {
+    ForwardInteger(*spec, bottom, top);
+    return;
+  }
   for (size_t i = 0; i < bottom.size(); ++i) {
     const float* bottom_data = bottom[i]->data();
     float* top_data = top[i]->mutable_data();
@@ -503,6 +564,7 @@ class Convolution : public ConvolutionBase {
  public:
   using ConvolutionBase::ConvolutionBase;
   const char* type() const override { return "Convolution"; }
+  bool SupportsIntegerAccumulator() const override { return true; }
 
  protected:
   bool reverse_dimensions() const override { return false; }

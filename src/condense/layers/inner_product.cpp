@@ -1,6 +1,8 @@
 // InnerProduct (fully connected): top = bottom * W^T + b, with each input vector folded from the axes
 // from `axis` on. Weights are (num_output, K), or (K, num_output) with `transpose`, as in Caffe. The
-// matrix products run in OpenBLAS, each thread on its own slice of the outputs.
+// matrix products run in OpenBLAS, each thread on its own slice of the outputs. With accumulator_bits
+// in its quantization_param the forward runs on integer codes instead (integer_accumulator.hpp),
+// summing over the input vector in order, each thread on its own slice of the input vectors.
 #include <functional>
 
 #include "condense/core/error.hpp"
@@ -8,6 +10,8 @@
 #include "condense/core/parallel.hpp"
 #include "condense/net/filler.hpp"
 #include "condense/net/layer_registry.hpp"
+#include "condense/quant/integer_accumulator.hpp"
+#include "condense/quant/layer_quantization.hpp"
 
 namespace condense {
 
@@ -33,6 +37,7 @@ class InnerProduct : public Layer {
   const char* type() const override { return "InnerProduct"; }
   int ExactNumBottomBlobs() const override { return 1; }
   int ExactNumTopBlobs() const override { return 1; }
+  bool SupportsIntegerAccumulator() const override { return true; }
 
   void LayerSetUp(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top) override {
     const InnerProductParameter& param = layer_param_.inner_product_param();
@@ -73,6 +78,10 @@ class InnerProduct : public Layer {
 
  protected:
   void ForwardCpu(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top) override {
+    if (const AccumulatorSpec* spec = quantization() ? quantization()->accumulator() : nullptr) {
+      ForwardInteger(*spec, bottom[0]->data(), top[0]->mutable_data());
+      return;
+    }
     const float* input = bottom[0]->data();
     const float* weights = blobs_[0]->data();
     const float* bias = bias_term_ ? blobs_[1]->data() : nullptr;
@@ -151,6 +160,46 @@ class InnerProduct : public Layer {
   }
 
  private:
+  void ForwardInteger(const AccumulatorSpec& spec, const float* input, float* output) {
+    const int64_t n = num_output_;
+    const int64_t k = input_size_;
+    // The kernel reads each output's K weights side by side: (N, K), transposed back when stored (K, N).
+    std::vector<float> weights(blobs_[0]->data(), blobs_[0]->data() + n * k);
+    if (transpose_) {
+      for (int64_t o = 0; o < n; ++o) {
+        for (int64_t i = 0; i < k; ++i) weights[o * k + i] = blobs_[0]->data()[i * n + o];
+      }
+    }
+    const std::string where = Describe() + ": accumulator_bits: ";
+    std::vector<int32_t> weight_codes(n * k);
+    ToIntegerCodes(weights.data(), n * k, spec.weights, weight_codes.data(), where + "weights");
+    std::vector<int32_t> bias_codes;
+    if (bias_term_) {
+      bias_codes.resize(n);
+      ToIntegerCodes(blobs_[1]->data(), n, spec.bias, bias_codes.data(), where + "bias");
+    }
+    QuantizeStats* stats = quantization()->accumulator_stats();
+    std::vector<QuantizeStats> thread_stats(ThreadCount());
+    ParallelFor(batch_, batch_ * n * k, [&](int64_t begin, int64_t end, int thread) {
+      const int64_t rows = end - begin;
+      std::vector<int32_t> input_codes(rows * k);
+      ToIntegerCodes(input + begin * k, rows * k, spec.input, input_codes.data(), where + "input 0");
+      IntegerDotProducts products;
+      products.inputs = input_codes.data();
+      products.rows = rows;
+      products.weights = weight_codes.data();
+      products.outputs = n;
+      products.depth = k;
+      products.bias = bias_term_ ? bias_codes.data() : nullptr;
+      products.out = output + begin * n;
+      products.out_row_stride = n;
+      products.out_output_stride = 1;
+      AccumulateSaturating(spec, products, stats ? &thread_stats[thread] : nullptr);
+    });
+    if (!stats) return;
+    for (const QuantizeStats& part : thread_stats) stats->Merge(part);
+  }
+
   int64_t num_output_ = 0;
   bool bias_term_ = true;
   bool transpose_ = false;

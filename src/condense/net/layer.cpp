@@ -57,7 +57,7 @@ void Layer::SetUp(const std::vector<Blob*>& bottom, const std::vector<Blob*>& to
     if (quantization_) {
       std::vector<bool> quantizable(bottom.size());
       for (size_t i = 0; i < bottom.size(); ++i) quantizable[i] = AllowForceBackward(static_cast<int>(i));
-      quantization_->SetUp(bottom, top, blobs_, quantizable);
+      quantization_->SetUp(bottom, top, blobs_, quantizable, SupportsIntegerAccumulator());
     }
     ReshapeAll(bottom, top);
   } catch (const Error& error) {

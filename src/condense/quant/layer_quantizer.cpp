@@ -138,6 +138,16 @@ LayerFormats ReadLayerFormats(const QuantizationParameter& param, const std::str
   CONDENSE_CHECK(param.accumulator_bits() == 0 ||
                      (param.accumulator_bits() >= 2 && param.accumulator_bits() <= 64),
                  at, ": accumulator_bits = ", param.accumulator_bits(), " is out of range (2..64)");
+  if (param.accumulator_bits() != 0) {
+    // The integer path multiplies codes: only dynamic fixed point inputs and weights have them.
+    CONDENSE_CHECK(param.precision() == QuantizationParameter::DYNAMIC_FIXED_POINT, at,
+                   ": accumulator_bits needs precision DYNAMIC_FIXED_POINT (integer codes of inputs and "
+                   "weights), not ", QuantizationParameter::Precision_Name(param.precision()));
+    CONDENSE_CHECK(param.quantize_inputs(), at, ": accumulator_bits needs quantize_inputs: true ",
+                   "(float inputs have no integer codes)");
+    CONDENSE_CHECK(param.quantize_params(), at, ": accumulator_bits needs quantize_params: true ",
+                   "(float weights have no integer codes)");
+  }
   formats.accumulator_bits = static_cast<int>(param.accumulator_bits());
   formats.quantize_activations_in_train = param.quantize_activations_in_train();
   formats.clipped_gradient = param.clipped_gradient();
@@ -149,7 +159,7 @@ LayerQuantizer::LayerQuantizer(LayerFormats formats, Phase phase, uint64_t seed,
 
 void LayerQuantizer::SetUp(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top,
                            const std::vector<std::shared_ptr<Blob>>& parameters,
-                           const std::vector<bool>& quantizable_inputs) {
+                           const std::vector<bool>& quantizable_inputs, bool integer_accumulator) {
   CONDENSE_CHECK(!top.empty() || !parameters.empty(), where_,
                  ": quantization_param on a layer with no outputs and no parameters: nothing to "
                  "quantize");
@@ -157,12 +167,24 @@ void LayerQuantizer::SetUp(const std::vector<Blob*>& bottom, const std::vector<B
     CONDENSE_CHECK(!parameters.empty() && parameters[0]->num_axes() >= 2, where_,
                    ": quantization_param: per_channel needs weights with an output-channel axis");
   }
-  CONDENSE_CHECK(formats_.accumulator_bits == 0 || !parameters.empty(), where_,
-                 ": quantization_param: accumulator_bits needs a layer with weights");
-  // Refused rather than ignored until the integer multiply-accumulate path exists: a user who asks to
-  // see overflow must not get a float result that silently never overflows.
-  CONDENSE_CHECK(formats_.accumulator_bits == 0, where_,
-                 ": quantization_param: accumulator_bits is not supported yet by this build");
+  accumulator_.reset();
+  if (formats_.accumulator_bits != 0) {
+    // Refused rather than ignored elsewhere: a user who asks to see overflow must not get a float
+    // result that silently never overflows.
+    CONDENSE_CHECK(integer_accumulator, where_,
+                   ": quantization_param: accumulator_bits applies to Convolution and InnerProduct "
+                   "layers only");
+    const auto* input = std::get_if<DynamicFixedPoint>(&formats_.input.format());
+    const auto* weights = std::get_if<DynamicFixedPoint>(&formats_.weights.format());
+    const auto* bias = std::get_if<DynamicFixedPoint>(&formats_.bias.format());
+    CONDENSE_CHECK(input && weights && (bias || parameters.size() < 2), where_,
+                   ": quantization_param: accumulator_bits needs dynamic fixed point inputs, weights "
+                   "and biases (inputs ", formats_.input.Describe(), ", weights ",
+                   formats_.weights.Describe(), ", biases ", formats_.bias.Describe(), ")");
+    accumulator_ = AccumulatorSpec{formats_.accumulator_bits, *input, *weights,
+                                   bias ? *bias : *weights};
+  }
+  accumulator_stats_ = QuantizeStats();
   quantizable_inputs_ = quantizable_inputs;
   input_buffers_.clear();
   for (size_t i = 0; i < bottom.size(); ++i) input_buffers_.push_back(std::make_unique<Blob>());
@@ -269,6 +291,14 @@ void LayerQuantizer::QuantizeOutputs(const std::vector<Blob*>& top) {
   }
 }
 
+const AccumulatorSpec* LayerQuantizer::accumulator() const {
+  return accumulator_ && QuantizesActivations() ? &*accumulator_ : nullptr;
+}
+
+QuantizeStats* LayerQuantizer::accumulator_stats() {
+  return collect_stats_ && accumulator() ? &accumulator_stats_ : nullptr;
+}
+
 void LayerQuantizer::MaskClippedOutputGradients(const std::vector<Blob*>& top) {
   for (size_t i = 0; i < top.size(); ++i) MaskGradient(formats_.clipped_gradient, output_clipped_[i], top[i]);
 }
@@ -304,6 +334,9 @@ std::vector<TensorQuantizationReport> LayerQuantizer::Reports() const {
       reports.push_back({i == 0 ? "weights" : (i == 1 ? "bias" : StrCat("param ", i)),
                          ParameterFormat(i).Describe(), parameter_stats_[i]});
     }
+  }
+  if (accumulator_ && accumulator_stats_.count > 0) {
+    reports.push_back({"accumulator", accumulator_->Describe(), accumulator_stats_});
   }
   for (size_t i = 0; i < output_stats_.size(); ++i) {
     if (output_stats_[i].count > 0) {

@@ -1,0 +1,68 @@
+// The integer multiply-accumulate of a Convolution or InnerProduct whose quantization_param sets
+// accumulator_bits: what a DSP slice or an FPGA adder tree computes, so that a user sees overflow before
+// building hardware. Inputs and weights are dynamic fixed point, so each value is an integer code times
+// 2^-fl; the products of codes are exact integers at scale 2^-(fl_in + fl_w). A sum starts at the bias,
+// moved to that scale (rounded to nearest, ties away from zero, when the bias has more fraction bits)
+// and saturated, then adds the products in the order of the reduction index k = 0..K-1, saturating to
+// [-2^(N-1), 2^(N-1) - 1] after every addition: a saturating running sum, so a sum that overflows and
+// later comes back keeps the clipped amount (with N = 4: 7 + 7 -> 7, then 7 - 7 -> 0, not 7). The
+// result is the final sum times 2^-(fl_in + fl_w), as float (exact for |sum| <= 2^24). The float path
+// stays the default: this one runs only where a layer asks for it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "condense/quant/dynamic_fixed_point.hpp"
+#include "condense/quant/quantize_stats.hpp"
+
+namespace condense {
+
+// The accumulator a layer simulates and the formats whose codes it sums.
+struct AccumulatorSpec {
+  int bits = 32;  // N, 2..64
+  DynamicFixedPoint input;
+  DynamicFixedPoint weights;
+  DynamicFixedPoint bias;
+
+  // fl of a sum: the sum of the integer codes is the value times 2^this.
+  int SumFractionalBits() const { return input.fractional_bits + weights.fractional_bits; }
+  int64_t MaxSum() const;  // 2^(N-1) - 1
+  int64_t MinSum() const;  // -2^(N-1)
+  std::string Describe() const;  // "acc 16b fl 11"
+};
+
+// Integer codes of values that lie on the grid of `format` (what the layer wrapper hands a layer):
+// codes[i] = values[i] * 2^fl, rounded to nearest in case a value lies off the grid, clipped to the
+// format's range (the float nearest to a 32-bit format's top code is one step above it). A NaN has no
+// code: throws condense::Error, "<what> holds NaN, which has no integer code".
+void ToIntegerCodes(const float* values, int64_t n, const DynamicFixedPoint& format, int32_t* codes,
+                    const std::string& what);
+
+// Where a sum starts for a bias code of spec.bias: the code moved to the sums' scale, rounded to
+// nearest (ties away from zero), clipped to the accumulator's range; *saturated says whether it was.
+int64_t BiasToSum(int32_t bias_code, const AccumulatorSpec& spec, bool* saturated);
+
+// One batch of dot products, all as integer codes: out(r, o) = bias(o) + sum over k of
+// inputs(r, k) * weights(o, k), for rows r < rows and outputs o < outputs.
+struct IntegerDotProducts {
+  const int32_t* inputs = nullptr;   // rows x depth, row-major
+  int64_t rows = 0;
+  const int32_t* weights = nullptr;  // outputs x depth, row-major
+  int64_t outputs = 0;
+  int64_t depth = 0;                 // K
+  const int32_t* bias = nullptr;     // `outputs` codes of spec.bias, or null for sums from zero
+  float* out = nullptr;              // out[r * out_row_stride + o * out_output_stride]
+  int64_t out_row_stride = 0;
+  int64_t out_output_stride = 1;
+};
+
+// Computes every sum of `products` with the saturating running sum above and writes the results as
+// floats. Returns the number of sums that saturated at least once (the bias included). With `stats`,
+// adds one value per sum: count, saturations, and as signal and noise the exact sum (the bias moved
+// to scale but not clipped, plus the products, never saturated) and the saturated result's distance
+// from it, both times 2^-(fl_in + fl_w), so that the SQNR says how much overflow cost.
+int64_t AccumulateSaturating(const AccumulatorSpec& spec, const IntegerDotProducts& products,
+                             QuantizeStats* stats = nullptr);
+
+}  // namespace condense
