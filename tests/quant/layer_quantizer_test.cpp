@@ -145,6 +145,62 @@ TEST(LayerQuantizerTest, ForwardEqualsFloatLayerOnQuantizedValues) {
   }
 }
 
+// Convolution and InnerProduct apply the output format in their bias pass (FusibleOutputFormat); with
+// statistics on, the wrapper's own pass does it. Both must give the same values, and the same clipped
+// gradients in training.
+TEST(LayerQuantizerTest, OutputsQuantizedInTheBiasPassEqualTheWrappersPass) {
+  const std::string quantization =
+      " quantization_param { bw_layer_in: 8 fl_layer_in: 4 bw_layer_out: 5 fl_layer_out: 2 "
+      "bw_params: 6 fl_params: 4 } phase: TRAIN";
+  const std::vector<std::pair<std::string, std::vector<int64_t>>> cases = {
+      {R"(name: "c" type: "Convolution" convolution_param { num_output: 6 kernel_size: 3
+          weight_filler { type: "gaussian" std: 0.5 } bias_filler { type: "gaussian" std: 1 } })",
+       {3, 2, 7, 7}},
+      {R"(name: "c" type: "Convolution" convolution_param { num_output: 4 kernel_size: 1
+          bias_term: false weight_filler { type: "gaussian" std: 0.5 } })",
+       {2, 3, 5, 5}},
+      {R"(name: "f" type: "InnerProduct" inner_product_param { num_output: 7
+          weight_filler { type: "gaussian" std: 0.5 } bias_filler { type: "gaussian" std: 1 } })",
+       {5, 9}},
+      {R"(name: "f" type: "InnerProduct" inner_product_param { num_output: 7
+          weight_filler { type: "gaussian" std: 0.5 } bias_filler { type: "gaussian" std: 1 } })",
+       {1, 9}},
+  };
+  for (const auto& [text, shape] : cases) {
+    SeedRandom(21);
+    auto fused = MakeLayer(text + quantization);
+    auto separate = MakeLayer(text + quantization);
+    separate->quantization()->set_collect_stats(true);
+    Blob bottom(shape);
+    FillGaussian(bottom.count(), 0.0f, 3.0f, bottom.mutable_data());
+    Blob top_fused, top_separate;
+    fused->SetUp({&bottom}, {&top_fused});
+    separate->SetUp({&bottom}, {&top_separate});
+    for (size_t b = 0; b < fused->blobs().size(); ++b) separate->blobs()[b]->CopyFrom(*fused->blobs()[b]);
+    ASSERT_NE(nullptr, fused->quantization()->FusibleOutputFormat()) << text;
+    EXPECT_EQ(nullptr, separate->quantization()->FusibleOutputFormat()) << "statistics need the pass";
+    fused->Forward({&bottom}, {&top_fused});
+    separate->Forward({&bottom}, {&top_separate});
+    int64_t saturated = 0;
+    for (int64_t i = 0; i < top_fused.count(); ++i) {
+      ASSERT_EQ(top_separate.data()[i], top_fused.data()[i]) << text << " output " << i;
+      saturated += (top_fused.data()[i] >= 3.75f || top_fused.data()[i] <= -4.0f) ? 1 : 0;
+    }
+    EXPECT_GT(saturated, 0) << "the case must clip some outputs";
+    // The clipped-gradient rule needs to know which outputs saturated, fused or not.
+    top_fused.SetDiff(-1.0f);
+    top_separate.SetDiff(-1.0f);
+    Blob diff_fused, diff_separate;
+    fused->Backward({&top_fused}, {true}, {&bottom});
+    diff_fused.CopyFrom(bottom, true, true);
+    separate->Backward({&top_separate}, {true}, {&bottom});
+    diff_separate.CopyFrom(bottom, true, true);
+    for (int64_t i = 0; i < bottom.count(); ++i) {
+      ASSERT_EQ(diff_separate.diff()[i], diff_fused.diff()[i]) << text << " input gradient " << i;
+    }
+  }
+}
+
 TEST(LayerQuantizerTest, GradientsPassStraightThroughToTheFloatWeights) {
   SeedRandom(6);
   auto quantized = MakeLayer(kQuantizedInnerProduct);

@@ -19,6 +19,7 @@
 #include "condense/core/blob.hpp"
 #include "condense/core/im2col.hpp"
 #include "condense/net/layer.hpp"
+#include "condense/quant/tensor_format.hpp"
 
 namespace condense {
 
@@ -70,7 +71,9 @@ class ConvolutionBase : public Layer {
   // The forward on integer codes with a saturating accumulator (a forward convolution only).
   void ForwardInteger(const AccumulatorSpec& spec, const std::vector<Blob*>& bottom,
                       const std::vector<Blob*>& top);
-  void AddBiasImage(float* top_image) const;
+  // Adds the bias to one image's outputs and, where the quantization wrapper lets the layer do it
+  // (output_format not null), quantizes them in the same pass; returns the values that saturated.
+  int64_t FinishOutputImage(float* top_image, const TensorFormat* output_format) const;
   void AccumulateBiasGradient(const float* top_diff_image, float* bias_diff) const;
   // Runs body(image, columns) for every image of the batch, spread over the threads.
   void ForEachImage(const std::function<void(int64_t image, float* columns)>& body);

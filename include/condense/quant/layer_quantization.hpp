@@ -13,6 +13,7 @@
 #include "condense/core/blob.hpp"
 #include "condense/quant/integer_accumulator.hpp"
 #include "condense/quant/quantize_stats.hpp"
+#include "condense/quant/tensor_format.hpp"
 
 namespace condense {
 
@@ -47,6 +48,13 @@ class LayerQuantization {
                                          bool refresh) = 0;
   virtual void RestoreParameters(std::vector<std::shared_ptr<Blob>>& parameters) = 0;
   virtual void QuantizeOutputs(const std::vector<Blob*>& top) = 0;
+  // The output format a layer may apply itself in the last pass it makes over its outputs anyway (the
+  // bias add), while they are still in cache, sparing QuantizeOutputs a pass of its own over memory;
+  // null where this pass cannot take it (float outputs, stochastic rounding, a range taken from the
+  // whole tensor, statistics on). A layer that applies it reports, during its forward, the number of
+  // values that saturated in each top with OutputQuantized; QuantizeOutputs then leaves that top be.
+  virtual const TensorFormat* FusibleOutputFormat() const = 0;
+  virtual void OutputQuantized(int top_index, int64_t saturated) = 0;
   // The accumulator the layer's forward should simulate on the integer codes of its quantized inputs
   // and weights, or null for the float path: no accumulator_bits, or a pass whose activations stay
   // float (TRAIN with quantize_activations_in_train false), which has no codes. The backward stays the

@@ -49,6 +49,8 @@ class LayerQuantizer : public LayerQuantization {
   void SwapInQuantizedParameters(std::vector<std::shared_ptr<Blob>>& parameters, bool refresh) override;
   void RestoreParameters(std::vector<std::shared_ptr<Blob>>& parameters) override;
   void QuantizeOutputs(const std::vector<Blob*>& top) override;
+  const TensorFormat* FusibleOutputFormat() const override;
+  void OutputQuantized(int top_index, int64_t saturated) override;
   const AccumulatorSpec* accumulator() const override;
   QuantizeStats* accumulator_stats() override;
   void MaskClippedOutputGradients(const std::vector<Blob*>& top) override;
@@ -83,6 +85,9 @@ class LayerQuantizer : public LayerQuantization {
   // the wrapper's buffers, so their counts suffice.
   std::vector<std::vector<int8_t>> output_clipped_;
   std::vector<int64_t> input_saturated_;
+  // Per output, the saturated count the layer reported after quantizing it itself in this forward
+  // (FusibleOutputFormat), or -1 when QuantizeOutputs must do it.
+  std::vector<int64_t> fused_output_saturated_;
   std::vector<int64_t> parameter_saturated_;
 
   std::vector<QuantizeStats> input_stats_;

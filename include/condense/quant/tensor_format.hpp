@@ -33,6 +33,9 @@ class TensorFormat {
   TensorFormat(Format format, Rounding rounding) : format_(format), rounding_(rounding) {}
 
   bool is_float() const { return std::holds_alternative<std::monostate>(format_); }
+  // Whether the range follows the whole tensor (affine weights), so that a slice cannot be quantized
+  // on its own.
+  bool takes_range_from_data() const { return std::holds_alternative<AffineFromData>(format_); }
   const Format& format() const { return format_; }
   Rounding rounding() const { return rounding_; }
   // A short description for tables: "fixed 8b fl 6 [-2, 1.98438]", "minifloat e4m3 (max 240)".

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
 
 #include "condense/core/error.hpp"
 #include "condense/core/math.hpp"
@@ -395,13 +396,18 @@ void ConvolutionBase::AccumulateWeightGradient(const float* output, const float*
   }
 }
 
-void ConvolutionBase::AddBiasImage(float* top_image) const {
-  const float* bias = blobs_[1]->data();
-  for (int64_t c = 0; c < num_output_; ++c) {
-    float* plane = top_image + c * top_spatial_;
-    const float value = bias[c];
-    for (int64_t i = 0; i < top_spatial_; ++i) plane[i] += value;
+int64_t ConvolutionBase::FinishOutputImage(float* top_image, const TensorFormat* output_format) const {
+  if (bias_term_) {
+    const float* bias = blobs_[1]->data();
+    for (int64_t c = 0; c < num_output_; ++c) {
+      float* plane = top_image + c * top_spatial_;
+      const float value = bias[c];
+      for (int64_t i = 0; i < top_spatial_; ++i) plane[i] += value;
+    }
   }
+  // One image's outputs are still in cache here; one call per image, because each call of the
+  // quantizer has a fixed cost that per-plane calls would pay thousands of times a batch.
+  return output_format ? output_format->Apply(top_image, top_image, top_dim_, 1, 0, nullptr) : 0;
 }
 
 void ConvolutionBase::AccumulateBiasGradient(const float* top_diff_image, float* bias_diff) const {
@@ -523,14 +529,18 @@ void ConvolutionBase::ForwardCpu(const std::vector<Blob*>& bottom, const std::ve
     ForwardInteger(*spec, bottom, top);
     return;
   }
+  const TensorFormat* output_format = quantization() ? quantization()->FusibleOutputFormat() : nullptr;
   for (size_t i = 0; i < bottom.size(); ++i) {
     const float* bottom_data = bottom[i]->data();
     float* top_data = top[i]->mutable_data();
+    std::atomic<int64_t> saturated{0};
     ForEachImage([&](int64_t image, float* columns) {
       float* output = top_data + image * top_dim_;
       ForwardImage(bottom_data + image * bottom_dim_, output, columns);
-      if (bias_term_) AddBiasImage(output);
+      const int64_t clipped = FinishOutputImage(output, output_format);
+      if (clipped > 0) saturated += clipped;
     });
+    if (output_format) quantization()->OutputQuantized(static_cast<int>(i), saturated.load());
   }
 }
 

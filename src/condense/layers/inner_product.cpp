@@ -3,6 +3,7 @@
 // matrix products run in OpenBLAS, each thread on its own slice of the outputs. With accumulator_bits
 // in its quantization_param the forward runs on integer codes instead (integer_accumulator.hpp),
 // summing over the input vector in order, each thread on its own slice of the input vectors.
+#include <atomic>
 #include <functional>
 
 #include "condense/core/error.hpp"
@@ -89,6 +90,10 @@ class InnerProduct : public Layer {
     const int64_t m = batch_;
     const int64_t n = num_output_;
     const int64_t k = input_size_;
+    // Where the wrapper allows, the output format is applied in the bias pass, row slice by row slice.
+    const TensorFormat* output_format =
+        quantization() ? quantization()->FusibleOutputFormat() : nullptr;
+    std::atomic<int64_t> saturated{0};
     if (m == 1) {
       // y = W x (W is N x K), or W^T x when W is stored (K x N).
       if (transpose_) {
@@ -97,6 +102,9 @@ class InnerProduct : public Layer {
         Gemv(Transpose::kNo, n, k, 1.0f, weights, input, 0.0f, output);
       }
       if (bias) Axpy(n, 1.0f, bias, output);
+      if (output_format) {
+        quantization()->OutputQuantized(0, output_format->Apply(output, output, n, 1, 0, nullptr));
+      }
       return;
     }
     // Y[:, b:e] = X * W[b:e, :]^T (+ bias), one slice of outputs per thread.
@@ -108,12 +116,25 @@ class InnerProduct : public Layer {
         Gemm(Transpose::kNo, Transpose::kYes, m, end - begin, k, 1.0f, input, k,
              weights + begin * k, k, 0.0f, output + begin, n);
       }
-      if (!bias) return;
-      for (int64_t row = 0; row < m; ++row) {
-        float* y = output + row * n;
-        for (int64_t j = begin; j < end; ++j) y[j] += bias[j];
+      if (bias) {
+        for (int64_t row = 0; row < m; ++row) {
+          float* y = output + row * n;
+          for (int64_t j = begin; j < end; ++j) y[j] += bias[j];
+        }
       }
+      if (!output_format) return;
+      int64_t clipped = 0;
+      if (begin == 0 && end == n) {
+        clipped = output_format->Apply(output, output, m * n, 1, 0, nullptr);  // one call: one slice
+      } else {
+        for (int64_t row = 0; row < m; ++row) {
+          float* y = output + row * n + begin;
+          clipped += output_format->Apply(y, y, end - begin, 1, 0, nullptr);
+        }
+      }
+      if (clipped > 0) saturated += clipped;
     });
+    if (output_format) quantization()->OutputQuantized(0, saturated.load());
   }
 
   void BackwardCpu(const std::vector<Blob*>& top, const std::vector<bool>& propagate_down,

@@ -1,5 +1,6 @@
 #include "condense/quant/layer_quantizer.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include "condense/core/error.hpp"
@@ -193,6 +194,7 @@ void LayerQuantizer::SetUp(const std::vector<Blob*>& bottom, const std::vector<B
   quantized_versions_.assign(parameters.size(), ~uint64_t{0});
   swapped_.assign(parameters.size(), false);
   output_clipped_.assign(top.size(), {});
+  fused_output_saturated_.assign(top.size(), -1);
   input_saturated_.assign(bottom.size(), 0);
   parameter_saturated_.assign(parameters.size(), 0);
   input_stats_.assign(bottom.size(), QuantizeStats());
@@ -228,6 +230,7 @@ uint64_t LayerQuantizer::SeedFor(int tensor) const {
 
 const std::vector<Blob*>& LayerQuantizer::QuantizeInputs(const std::vector<Blob*>& bottom) {
   ++pass_;
+  std::fill(fused_output_saturated_.begin(), fused_output_saturated_.end(), -1);
   for (size_t i = 0; i < bottom.size(); ++i) {
     if (inputs_[i] == bottom[i]) continue;
     const int64_t saturated =
@@ -280,13 +283,28 @@ void LayerQuantizer::RestoreParameters(std::vector<std::shared_ptr<Blob>>& param
   }
 }
 
+const TensorFormat* LayerQuantizer::FusibleOutputFormat() const {
+  const TensorFormat& format = formats_.output;
+  if (format.is_float() || !QuantizesActivations() || collect_stats_) return nullptr;
+  // A stochastic draw depends on the element's index in the whole tensor: kept to the one pass.
+  if (format.rounding() != Rounding::kNearest || format.takes_range_from_data()) return nullptr;
+  return &format;
+}
+
+void LayerQuantizer::OutputQuantized(int top_index, int64_t saturated) {
+  fused_output_saturated_.at(top_index) = saturated;
+}
+
 void LayerQuantizer::QuantizeOutputs(const std::vector<Blob*>& top) {
   if (formats_.output.is_float() || !QuantizesActivations()) return;
   for (size_t i = 0; i < top.size(); ++i) {
     float* values = top[i]->mutable_data();
+    const bool fused = i < fused_output_saturated_.size() && fused_output_saturated_[i] >= 0;
     const int64_t saturated =
-        formats_.output.Apply(values, values, top[i]->count(), 1, SeedFor(static_cast<int>(16 + i)),
-                              collect_stats_ ? &output_stats_[i] : nullptr);
+        fused ? fused_output_saturated_[i]
+              : formats_.output.Apply(values, values, top[i]->count(), 1,
+                                      SeedFor(static_cast<int>(16 + i)),
+                                      collect_stats_ ? &output_stats_[i] : nullptr);
     if (RecordsClipping()) RecordClipped(formats_.output, saturated, *top[i], &output_clipped_[i]);
   }
 }
