@@ -7,11 +7,7 @@
 
 #include "condense/core/error.hpp"
 #include "condense/quant/kernel_path.hpp"
-
-// Compiled for their targets function by function, as the quantize kernels are (kernel_path.hpp).
-#define CONDENSE_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,popcnt")))
-#define CONDENSE_TARGET_AVX2 __attribute__((target("avx2,popcnt")))
-#define CONDENSE_ALWAYS_INLINE inline __attribute__((always_inline))
+#include "target_attributes.hpp"
 
 namespace condense {
 
