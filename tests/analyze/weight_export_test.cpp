@@ -38,19 +38,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class ScratchDir {
- public:
-  explicit ScratchDir(const std::string& prefix) : path_(testing::MakeTempDir(prefix)) {}
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 std::string ReadWholeFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -416,7 +403,7 @@ TEST_P(WeightExportRoundTripTest, ExportedCaffemodelComputesBitForBitTheSame) {
   }
   const std::vector<std::vector<float>> expected = ForwardAll(&original);
 
-  ScratchDir scratch("condense_export_roundtrip_");
+  testing::ScopedTempDir scratch("condense_export_roundtrip_");
   WeightExport exported = ExportOf(original);
   WriteWeightExport(exported, scratch.path());
   Net reloaded(param);
@@ -540,7 +527,7 @@ TEST(WeightExportTest, HeaderCompilesAsC99AndDecodesToTheQuantizedValues) {
   if (!HaveCompiler()) GTEST_SKIP() << "no C compiler (cc) on this machine";
   std::vector<std::vector<float>> quantized;
   const WeightExport exported = ExportEveryFormat(&quantized);
-  ScratchDir scratch("condense_export_header_");
+  testing::ScopedTempDir scratch("condense_export_header_");
   WriteWeightExport(exported, scratch.path());
   const std::string header = scratch.path() + "/4-formats_net.h";
   std::string output;
@@ -609,7 +596,7 @@ TEST(WeightExportTest, HeaderCompilesAsC99AndDecodesToTheQuantizedValues) {
 TEST(WeightExportTest, RawFilesHoldLittleEndianCodesAndTheIndexDescribesThem) {
   std::vector<std::vector<float>> quantized;
   const WeightExport exported = ExportEveryFormat(&quantized);
-  ScratchDir scratch("condense_export_raw_");
+  testing::ScopedTempDir scratch("condense_export_raw_");
   const std::vector<std::string> written = WriteWeightExport(exported, scratch.path());
   EXPECT_EQ(exported.parameters.size() + 3, written.size());
   for (const ExportedParameter& p : exported.parameters) {
@@ -703,7 +690,8 @@ TEST(WeightExportTest, AttachWeightsByNameTakesTheLastFileThatHasTheLayer) {
 
 // Runs `condense export` on `prototxt` with the weights of `net`, into scratch/out; returns its exit
 // code, with its output in *output.
-int RunExport(const ScratchDir& scratch, const std::string& prototxt, const Net& net, std::string* output) {
+int RunExport(const testing::ScopedTempDir& scratch, const std::string& prototxt, const Net& net,
+              std::string* output) {
   NetParameter weights;
   net.ToProto(&weights);
   WriteBinaryProtoFile(scratch.path() + "/w.caffemodel", weights);
@@ -717,7 +705,7 @@ const char kTinyInput[] =
     "name: 'tiny' layer { name: 'in' type: 'Input' top: 'x' input_param { shape { dim: 1 dim: 3 } } }\n";
 
 TEST(WeightExportCliTest, WritesEveryFileAndASummary) {
-  ScratchDir scratch("condense_export_cli_");
+  testing::ScopedTempDir scratch("condense_export_cli_");
   Net net(OneLayerNet("bw_params: 4 fl_params: 2", 3, 2));
   SetBlob(&net, "fc", 0, {0.3f, -0.6f, 1.9f, -3.0f, 0.125f, -0.125f});
   std::string output;
@@ -744,7 +732,7 @@ TEST(WeightExportCliTest, WritesEveryFileAndASummary) {
 }
 
 TEST(WeightExportCliTest, ANetWithoutQuantizationExportsFloatsWithAWarning) {
-  ScratchDir scratch("condense_export_float_");
+  testing::ScopedTempDir scratch("condense_export_float_");
   std::string output;
   ASSERT_EQ(
       0, RunExport(scratch,
@@ -779,7 +767,7 @@ TEST(WeightExportRealDataTest, LenetExportScoresMnistBitForBitTheSame) {
   CONDENSE_REQUIRE_SHARED(caffemodel, "lenet_caffe/lenet_iter_10000.caffemodel");
   CONDENSE_REQUIRE_SHARED(images_path, "mnist/t10k-images-idx3-ubyte.gz");
   CONDENSE_REQUIRE_SHARED(labels_path, "mnist/t10k-labels-idx1-ubyte.gz");
-  ScratchDir scratch("condense_export_lenet_");
+  testing::ScopedTempDir scratch("condense_export_lenet_");
   std::string output;
   // The prototxt's LMDB is not there: the CLI exports by layer name without building the net.
   ASSERT_EQ(0, RunShell(testing::CondenseBinary() + " export --model=" + prototxt +

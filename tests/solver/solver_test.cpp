@@ -22,18 +22,6 @@ using testing::BaseSolver;
 using testing::ParamValues;
 using testing::RegressionNet;
 
-// A temporary directory removed at the end of the test.
-class TempDir {
- public:
-  TempDir() : path_(testing::MakeTempDir("condense_solver_test_")) {}
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
 std::string ErrorOf(const std::function<void()>& action) {
   try {
     action();
@@ -279,7 +267,7 @@ TEST(SolverTest, ANetIsRequiredAndOnlyOne) {
 }
 
 TEST(SolverTest, NetFileIsReadAndFoundBesideTheSolver) {
-  TempDir dir;
+  testing::ScopedTempDir dir("condense_solver_test_");
   WriteTextProtoFile(dir.File("train.prototxt"), RegressionNet(4, 3, 2));
   SolverParameter param = BaseSolver(RegressionNet(4, 3, 2), 1);
   param.clear_net_param();
@@ -302,7 +290,7 @@ TEST(SolverTest, DeprecatedSolverTypeIsUpgraded) {
 }
 
 TEST(SolverTest, SnapshotsAtTheIntervalAndAtTheEnd) {
-  TempDir dir;
+  testing::ScopedTempDir dir("condense_solver_test_");
   SolverParameter param = BaseSolver(RegressionNet(4, 3, 2), 5);
   param.set_momentum(0.9f);
   param.set_snapshot(2);
@@ -344,14 +332,14 @@ TEST(SolverTest, SnapshotSetUpErrors) {
   EXPECT_NE(ErrorOf([&] { Solver solver(param); }).find("snapshot_prefix"), std::string::npos);
   param.set_snapshot_prefix("/nonexistent_condense_dir/deeper/snap");
   EXPECT_NE(ErrorOf([&] { Solver solver(param); }).find("cannot write"), std::string::npos);
-  TempDir dir;
+  testing::ScopedTempDir dir("condense_solver_test_");
   param.set_snapshot_prefix(dir.File("snap"));
   param.set_snapshot_format(SolverParameter::HDF5);
   EXPECT_NE(ErrorOf([&] { Solver solver(param); }).find("HDF5"), std::string::npos);
 }
 
 TEST(SolverTest, RestoreRefusesAStateOfAnotherSolverType) {
-  TempDir dir;
+  testing::ScopedTempDir dir("condense_solver_test_");
   SolverParameter param = BaseSolver(RegressionNet(4, 3, 2), 2);
   param.set_snapshot_prefix(dir.File("sgd"));
   param.set_snapshot_after_train(true);
@@ -370,8 +358,8 @@ TEST(SolverTest, RestoreRefusesAStateOfAnotherSolverType) {
 }
 
 TEST(SolverTest, RestoreFindsWeightsMovedWithTheState) {
-  TempDir first;
-  TempDir second;
+  testing::ScopedTempDir first("condense_solver_test_");
+  testing::ScopedTempDir second("condense_solver_test_");
   SolverParameter param = BaseSolver(RegressionNet(4, 3, 2), 2);
   param.set_momentum(0.9f);
   param.set_snapshot_prefix(first.File("run"));

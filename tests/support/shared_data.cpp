@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 #include <vector>
 
@@ -37,6 +38,13 @@ std::string MakeTempDir(const std::string& prefix) {
   std::string pattern = std::string(base ? base : "/tmp") + "/" + prefix + "XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   return pattern;
+}
+
+ScopedTempDir::ScopedTempDir(const std::string& prefix) : path_(MakeTempDir(prefix)) {}
+
+ScopedTempDir::~ScopedTempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
 }
 
 }  // namespace condense::testing

@@ -14,6 +14,20 @@ std::string CondenseBinary();
 // A fresh empty directory under the system's temporary folder, removed by the caller.
 std::string MakeTempDir(const std::string& prefix);
 
+// A fresh temporary directory that removes itself, so a failing assertion leaves nothing behind.
+class ScopedTempDir {
+ public:
+  explicit ScopedTempDir(const std::string& prefix);
+  ~ScopedTempDir();
+  ScopedTempDir(const ScopedTempDir&) = delete;
+  ScopedTempDir& operator=(const ScopedTempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
 }  // namespace condense::testing
 
 // Skips the current test when a shared artifact is missing.

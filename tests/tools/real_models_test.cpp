@@ -32,20 +32,6 @@ namespace {
 namespace fs = std::filesystem;
 using Shape = std::vector<int64_t>;
 
-// A scratch folder that removes itself, so a failing assertion leaves nothing behind.
-class ScratchDir {
- public:
-  explicit ScratchDir(const std::string& prefix) : path_(testing::MakeTempDir(prefix)) {}
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 // Runs a shell command with its output sent to `log`; returns the exit code (-1 when it did not exit).
 int RunLogged(const std::string& command, const std::string& log) {
   const int status = std::system((command + " > " + log + " 2>&1").c_str());
@@ -368,7 +354,7 @@ TEST_P(SqueezeNetTest, PhotosGiveAThousandWaySoftmax) {
 
 TEST_P(SqueezeNetTest, TimeVerbRunsOnTheDeployFile) {
   CONDENSE_REQUIRE_SHARED(deploy, Relative("deploy.prototxt"));
-  ScratchDir scratch("condense_squeezenet_time_");
+  testing::ScopedTempDir scratch("condense_squeezenet_time_");
   const std::string json = scratch.path() + "/time.json";
   const std::string log = scratch.path() + "/time.log";
   const int code = RunLogged(testing::CondenseBinary() + " time --model=" + deploy +
@@ -515,7 +501,7 @@ TEST(RistrettoPrototxtTest, FinetuneSolverUpgradesToAdam) {
 // A prototxt's net with every Data layer reading the MNIST test set, converted into `scratch` by
 // `condense convert_mnist` (a failure is recorded when the conversion fails).
 NetParameter ReadingMnistTestSet(const std::string& prototxt, const std::string& images,
-                                 const std::string& labels, const ScratchDir& scratch) {
+                                 const std::string& labels, const testing::ScopedTempDir& scratch) {
   const std::string lmdb = scratch.path() + "/mnist_test_lmdb";
   EXPECT_EQ(0, RunLogged(testing::CondenseBinary() + " convert_mnist " + images + " " + labels + " " +
                              lmdb, scratch.path() + "/convert.log"))
@@ -533,7 +519,7 @@ TEST(LenetCliTest, TestVerbScoresCaffesAccuracyInItsJsonSummary) {
   CONDENSE_REQUIRE_SHARED(weights, "lenet_caffe/lenet_iter_10000.caffemodel");
   CONDENSE_REQUIRE_SHARED(images, "mnist/t10k-images-idx3-ubyte.gz");
   CONDENSE_REQUIRE_SHARED(labels, "mnist/t10k-labels-idx1-ubyte.gz");
-  ScratchDir scratch("condense_lenet_cli_");
+  testing::ScopedTempDir scratch("condense_lenet_cli_");
   const std::string binary = testing::CondenseBinary();
   // The stock prototxt, both Data layers re-pointed at the converted LMDB, written as text.
   const NetParameter param = ReadingMnistTestSet(prototxt, images, labels, scratch);
@@ -564,7 +550,7 @@ TEST(LenetCliTest, AccumulatorOverflowShowsInTheQuantizedTensors) {
   CONDENSE_REQUIRE_SHARED(weights, "lenet_caffe/lenet_iter_10000.caffemodel");
   CONDENSE_REQUIRE_SHARED(images, "mnist/t10k-images-idx3-ubyte.gz");
   CONDENSE_REQUIRE_SHARED(labels, "mnist/t10k-labels-idx1-ubyte.gz");
-  ScratchDir scratch("condense_lenet_accumulator_");
+  testing::ScopedTempDir scratch("condense_lenet_accumulator_");
   const std::string binary = testing::CondenseBinary();
   NetParameter param = ReadingMnistTestSet(prototxt, images, labels, scratch);
   ASSERT_FALSE(HasFailure());
