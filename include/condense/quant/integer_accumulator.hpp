@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "condense/quant/dynamic_fixed_point.hpp"
 #include "condense/quant/quantize_stats.hpp"
@@ -38,6 +39,15 @@ struct AccumulatorSpec {
 // code: throws condense::Error, "<what> holds NaN, which has no integer code".
 void ToIntegerCodes(const float* values, int64_t n, const DynamicFixedPoint& format, int32_t* codes,
                     const std::string& what);
+
+// The integer codes of a layer's weights and biases (bias empty for a layer without one), as
+// ToIntegerCodes gives them; errors name the tensor after `where` ("<layer>: accumulator_bits: ").
+struct ParameterCodes {
+  std::vector<int32_t> weights;
+  std::vector<int32_t> bias;
+};
+ParameterCodes ToParameterCodes(const AccumulatorSpec& spec, const float* weights, int64_t weight_count,
+                                const float* bias, int64_t bias_count, const std::string& where);
 
 // Where a sum starts for a bias code of spec.bias: the code moved to the sums' scale, rounded to
 // nearest (ties away from zero), clipped to the accumulator's range; *saturated says whether it was.

@@ -473,14 +473,9 @@ void ConvolutionBase::ForwardInteger(const AccumulatorSpec& spec, const std::vec
                                      const std::vector<Blob*>& top) {
   CONDENSE_CHECK(!reverse_dimensions(), Describe(), ": accumulator_bits needs a forward convolution");
   const std::string where = Describe() + ": accumulator_bits: ";
-  const Blob& weights = *blobs_[0];
-  std::vector<int32_t> weight_codes(weights.count());
-  ToIntegerCodes(weights.data(), weights.count(), spec.weights, weight_codes.data(), where + "weights");
-  std::vector<int32_t> bias_codes;
-  if (bias_term_) {
-    bias_codes.resize(num_output_);
-    ToIntegerCodes(blobs_[1]->data(), num_output_, spec.bias, bias_codes.data(), where + "bias");
-  }
+  const ParameterCodes codes =
+      ToParameterCodes(spec, blobs_[0]->data(), blobs_[0]->count(),
+                       bias_term_ ? blobs_[1]->data() : nullptr, num_output_, where);
   QuantizeStats* stats = quantization()->accumulator_stats();
   if (static_cast<int>(scratch_.size()) < ThreadCount()) scratch_.resize(ThreadCount());
   std::vector<QuantizeStats> thread_stats(ThreadCount());
@@ -508,10 +503,10 @@ void ConvolutionBase::ForwardInteger(const AccumulatorSpec& spec, const std::vec
           IntegerDotProducts products;
           products.inputs = position_codes.data();
           products.rows = conv_output_spatial_;
-          products.weights = weight_codes.data() + g * weight_group_offset_;
+          products.weights = codes.weights.data() + g * weight_group_offset_;
           products.outputs = group_outputs;
           products.depth = kernel_dim_;
-          products.bias = bias_term_ ? bias_codes.data() + g * group_outputs : nullptr;
+          products.bias = codes.bias.empty() ? nullptr : codes.bias.data() + g * group_outputs;
           products.out = top_data + image * top_dim_ + g * output_group_offset_;
           products.out_row_stride = 1;
           products.out_output_stride = conv_output_spatial_;

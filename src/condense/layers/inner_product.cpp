@@ -192,13 +192,8 @@ class InnerProduct : public Layer {
       }
     }
     const std::string where = Describe() + ": accumulator_bits: ";
-    std::vector<int32_t> weight_codes(n * k);
-    ToIntegerCodes(weights.data(), n * k, spec.weights, weight_codes.data(), where + "weights");
-    std::vector<int32_t> bias_codes;
-    if (bias_term_) {
-      bias_codes.resize(n);
-      ToIntegerCodes(blobs_[1]->data(), n, spec.bias, bias_codes.data(), where + "bias");
-    }
+    const ParameterCodes codes =
+        ToParameterCodes(spec, weights.data(), n * k, bias_term_ ? blobs_[1]->data() : nullptr, n, where);
     QuantizeStats* stats = quantization()->accumulator_stats();
     std::vector<QuantizeStats> thread_stats(ThreadCount());
     ParallelFor(batch_, batch_ * n * k, [&](int64_t begin, int64_t end, int thread) {
@@ -208,10 +203,10 @@ class InnerProduct : public Layer {
       IntegerDotProducts products;
       products.inputs = input_codes.data();
       products.rows = rows;
-      products.weights = weight_codes.data();
+      products.weights = codes.weights.data();
       products.outputs = n;
       products.depth = k;
-      products.bias = bias_term_ ? bias_codes.data() : nullptr;
+      products.bias = codes.bias.empty() ? nullptr : codes.bias.data();
       products.out = output + begin * n;
       products.out_row_stride = n;
       products.out_output_stride = 1;

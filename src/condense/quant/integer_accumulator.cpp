@@ -176,6 +176,18 @@ void ToIntegerCodes(const float* values, int64_t n, const DynamicFixedPoint& for
   }
 }
 
+ParameterCodes ToParameterCodes(const AccumulatorSpec& spec, const float* weights, int64_t weight_count,
+                                const float* bias, int64_t bias_count, const std::string& where) {
+  ParameterCodes codes;
+  codes.weights.resize(weight_count);
+  ToIntegerCodes(weights, weight_count, spec.weights, codes.weights.data(), where + "weights");
+  if (bias) {
+    codes.bias.resize(bias_count);
+    ToIntegerCodes(bias, bias_count, spec.bias, codes.bias.data(), where + "bias");
+  }
+  return codes;
+}
+
 int64_t BiasToSum(int32_t bias_code, const AccumulatorSpec& spec, bool* saturated) {
   return ClipToSum(AlignedBias(bias_code, spec), spec, saturated);
 }
