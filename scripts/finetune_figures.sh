@@ -16,6 +16,9 @@ cd "$(dirname "$0")/.."
 shared=../shared/data
 iterations=${ITERATIONS:-2000}
 threads=${THREADS:-2}
+for setting in "ITERATIONS=$iterations" "THREADS=$threads"; do
+  [[ ${setting#*=} =~ ^[1-9][0-9]*$ ]] || { echo "error: ${setting%%=*} must be a positive integer (got '${setting#*=}')" >&2; exit 1; }
+done
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 rows=()
 
