@@ -9,6 +9,7 @@
 
 #include "condense/core/file_io.hpp"
 #include "condense/core/error.hpp"
+#include "condense/layers/accuracy.hpp"
 #include "condense/quant/layer_quantization.hpp"
 #include "console_table.hpp"
 #include "flags.hpp"
@@ -50,6 +51,49 @@ nlohmann::ordered_json ReportQuantization(const Net& net) {
   return rows;
 }
 
+// Predictions an Accuracy layer counted wrong only because another class scored exactly as high as the
+// true one, summed over the batches. Float nets hardly ever tie; logits on a coarse fixed-point grid
+// do, and then this is the share a finer output format would win back.
+struct TieTally {
+  std::string layer;
+  const AccuracyLayer* accuracy = nullptr;
+  int64_t scored = 0;
+  int64_t lost_to_ties = 0;
+};
+
+std::vector<TieTally> AccuracyLayers(const Net& net) {
+  std::vector<TieTally> tallies;
+  for (size_t i = 0; i < net.layers().size(); ++i) {
+    if (const auto* accuracy = dynamic_cast<const AccuracyLayer*>(net.layers()[i].get())) {
+      tallies.push_back({net.layer_names()[i], accuracy});
+    }
+  }
+  return tallies;
+}
+
+nlohmann::ordered_json ReportTies(const std::vector<TieTally>& tallies) {
+  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+  ConsoleTable table({"layer", "predictions", "lost to ties", "share %"});
+  bool any = false;
+  for (const TieTally& tally : tallies) {
+    const double share =
+        tally.scored == 0 ? 0.0 : static_cast<double>(tally.lost_to_ties) / tally.scored;
+    any = any || tally.lost_to_ties > 0;
+    table.AddRow({tally.layer, std::to_string(tally.scored), std::to_string(tally.lost_to_ties),
+                  FormatFixed(100.0 * share, 3)});
+    rows.push_back({{"layer", tally.layer},
+                    {"predictions", tally.scored},
+                    {"lost_to_ties", tally.lost_to_ties},
+                    {"share", share}});
+  }
+  if (any) {
+    std::cout << "\npredictions lost to ties (another class scored exactly as high as the true one; "
+                 "Accuracy counts that as wrong, as Caffe does)\n"
+              << table.Render();
+  }
+  return rows;
+}
+
 int TestMain(const VerbArgs& args) {
   CONDENSE_CHECK(args.empty(), "condense test takes no positional arguments (got '", args[0], "')");
   RequireFlag(FLAGS_weights, "weights", "test");
@@ -70,6 +114,7 @@ int TestMain(const VerbArgs& args) {
   for (const auto& layer : net->layers()) {
     if (layer->quantization()) layer->quantization()->set_collect_stats(true);
   }
+  std::vector<TieTally> ties = AccuracyLayers(*net);
   double total_loss = 0.0;
   const auto start = std::chrono::steady_clock::now();
   auto last_report = start;
@@ -80,6 +125,10 @@ int TestMain(const VerbArgs& args) {
       CONDENSE_CHECK(static_cast<int64_t>(scores[i].sums.size()) == output.count(), "output '",
                      scores[i].name, "' changed size between batches");
       for (int64_t k = 0; k < output.count(); ++k) scores[i].sums[k] += output.data()[k];
+    }
+    for (TieTally& tally : ties) {
+      tally.scored += tally.accuracy->last_tally().scored;
+      tally.lost_to_ties += tally.accuracy->last_tally().lost_to_ties;
     }
     const auto now = std::chrono::steady_clock::now();
     if (now - last_report > std::chrono::seconds(2) || iteration + 1 == FLAGS_iterations) {
@@ -116,6 +165,7 @@ int TestMain(const VerbArgs& args) {
             << FormatSeconds(seconds) << " (" << FormatFixed(batch * FLAGS_iterations / seconds, 0)
             << " images/s)\n";
 
+  const nlohmann::ordered_json tie_rows = ReportTies(ties);
   const nlohmann::ordered_json quantization = ReportQuantization(*net);
   if (!FLAGS_json.empty()) {
     nlohmann::ordered_json summary;
@@ -127,6 +177,7 @@ int TestMain(const VerbArgs& args) {
     summary["seconds"] = seconds;
     summary["model"] = FLAGS_model;
     summary["weights"] = FLAGS_weights;
+    if (!tie_rows.empty()) summary["ties"] = tie_rows;
     if (!quantization.empty()) summary["quantization"] = quantization;
     WriteFileAtomically(FLAGS_json, summary.dump(2) + "\n");
   }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "condense/core/error.hpp"
+#include "condense/layers/accuracy.hpp"
 #include "layer_test_helpers.hpp"
 
 namespace condense::testing {
@@ -80,6 +81,38 @@ TEST_F(AccuracyTest, TieWithTheTrueClassIsWrong) {
   layer->SetUp(bottoms, tops);
   layer->Forward(bottoms, tops);
   EXPECT_FLOAT_EQ(accuracy_.data()[0], 0.5f);
+}
+
+// The tally behind `condense test`'s tie table: of the rows, which were right, and which were wrong
+// only because the label tied another class (right had the tie gone its way).
+TEST(AccuracyTallyTest, CountsWhatTheTieRuleAloneCostTopOneAndTopTwo) {
+  // Label 0 in every row; scores of classes 0..3.
+  const float rows[5][4] = {
+      {3, 1, 1, 0},  // right
+      {3, 3, 1, 0},  // a tie for first: lost to the tie at top 1, right at top 2
+      {1, 3, 0, 0},  // beaten: wrong at top 1 whatever the rule; right at top 2
+      {1, 3, 1, 1},  // beaten and tied: lost to the ties at top 2
+      {1, 3, 2, 0},  // beaten twice: wrong at top 1 and top 2
+  };
+  Blob scores({5, 4}), labels({5}), accuracy;
+  std::copy(&rows[0][0], &rows[0][0] + 20, scores.mutable_data());
+  labels.SetData(0.0f);
+  std::vector<Blob*> bottoms = {&scores, &labels}, tops = {&accuracy};
+  struct Expected {
+    int top_k, correct, lost_to_ties;
+  };
+  for (const Expected& expected : {Expected{1, 1, 1}, Expected{2, 3, 1}}) {
+    auto layer = MakeLayer("type: 'Accuracy' accuracy_param { top_k: " +
+                               std::to_string(expected.top_k) + " }",
+                           TEST);
+    layer->SetUp(bottoms, tops);
+    layer->Forward(bottoms, tops);
+    const auto& tally = dynamic_cast<const AccuracyLayer&>(*layer).last_tally();
+    EXPECT_EQ(5, tally.scored) << expected.top_k;
+    EXPECT_EQ(expected.correct, tally.correct) << expected.top_k;
+    EXPECT_EQ(expected.lost_to_ties, tally.lost_to_ties) << expected.top_k;
+    EXPECT_FLOAT_EQ(expected.correct / 5.0f, accuracy.data()[0]);
+  }
 }
 
 TEST_F(AccuracyTest, IgnoreLabel) {

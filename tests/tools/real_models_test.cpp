@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 
@@ -498,79 +499,121 @@ TEST(RistrettoPrototxtTest, FinetuneSolverUpgradesToAdam) {
 
 // --- `condense test` on the real LeNet and the real MNIST test set ------------------------------
 
-// A prototxt's net with every Data layer reading the MNIST test set, converted into `scratch` by
-// `condense convert_mnist` (a failure is recorded when the conversion fails).
-NetParameter ReadingMnistTestSet(const std::string& prototxt, const std::string& images,
-                                 const std::string& labels, const testing::ScopedTempDir& scratch) {
-  const std::string lmdb = scratch.path() + "/mnist_test_lmdb";
-  EXPECT_EQ(0, RunLogged(testing::CondenseBinary() + " convert_mnist " + images + " " + labels + " " +
-                             lmdb, scratch.path() + "/convert.log"))
-      << ReadWholeFile(scratch.path() + "/convert.log");
-  NetParameter param;
-  ReadTextProtoFile(prototxt, &param);
-  for (LayerParameter& layer : *param.mutable_layer()) {
-    if (layer.type() == "Data") layer.mutable_data_param()->set_source(lmdb);
+// `condense test` on the real LeNet weights over the MNIST test set, which each test converts into its
+// scratch folder with `condense convert_mnist`; the net is a shared prototxt with its Data layers
+// re-pointed at that LMDB, which a test may edit before it is written.
+class LenetCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    weights_ = testing::SharedDataPath("lenet_caffe/lenet_iter_10000.caffemodel");
+    images_ = testing::SharedDataPath("mnist/t10k-images-idx3-ubyte.gz");
+    labels_ = testing::SharedDataPath("mnist/t10k-labels-idx1-ubyte.gz");
+    if (weights_.empty() || images_.empty() || labels_.empty()) {
+      GTEST_SKIP() << "../shared/data (LeNet caffemodel, MNIST test set) is absent: skipping a test of "
+                      "real files";
+    }
   }
-  return param;
-}
 
-TEST(LenetCliTest, TestVerbScoresCaffesAccuracyInItsJsonSummary) {
-  CONDENSE_REQUIRE_SHARED(prototxt, "lenet_caffe/lenet_train_test.prototxt");
-  CONDENSE_REQUIRE_SHARED(weights, "lenet_caffe/lenet_iter_10000.caffemodel");
-  CONDENSE_REQUIRE_SHARED(images, "mnist/t10k-images-idx3-ubyte.gz");
-  CONDENSE_REQUIRE_SHARED(labels, "mnist/t10k-labels-idx1-ubyte.gz");
-  testing::ScopedTempDir scratch("condense_lenet_cli_");
-  const std::string binary = testing::CondenseBinary();
-  // The stock prototxt, both Data layers re-pointed at the converted LMDB, written as text.
-  const NetParameter param = ReadingMnistTestSet(prototxt, images, labels, scratch);
+  // The net of a prototxt under ../shared/data, reading the converted MNIST test set; an empty
+  // optional (and a failure) when the prototxt is absent or the conversion fails.
+  std::optional<NetParameter> ReadingMnistTestSet(const std::string& relative) {
+    const std::string prototxt = testing::SharedDataPath(relative);
+    if (prototxt.empty()) {
+      ADD_FAILURE() << "../shared/data/" << relative << " is absent";
+      return std::nullopt;
+    }
+    const std::string lmdb = scratch_.path() + "/mnist_test_lmdb";
+    if (RunLogged(testing::CondenseBinary() + " convert_mnist " + images_ + " " + labels_ + " " + lmdb,
+                  scratch_.path() + "/convert.log") != 0) {
+      ADD_FAILURE() << ReadWholeFile(scratch_.path() + "/convert.log");
+      return std::nullopt;
+    }
+    NetParameter param;
+    ReadTextProtoFile(prototxt, &param);
+    for (LayerParameter& layer : *param.mutable_layer()) {
+      if (layer.type() == "Data") layer.mutable_data_param()->set_source(lmdb);
+    }
+    return param;
+  }
+
+  // Writes the net and scores it with the real weights; returns the JSON summary, and the console
+  // output in *output.
+  nlohmann::json Test(const NetParameter& param, int iterations, std::string* output) {
+    const std::string model = scratch_.path() + "/net.prototxt";
+    WriteTextProtoFile(model, param);
+    const std::string json = scratch_.path() + "/test.json";
+    const std::string log = scratch_.path() + "/test.log";
+    const int code = RunLogged(testing::CondenseBinary() + " test --model=" + model + " --weights=" +
+                                   weights_ + " --iterations=" + std::to_string(iterations) +
+                                   " --json=" + json,
+                               log);
+    *output = ReadWholeFile(log);
+    EXPECT_EQ(0, code) << *output;
+    return code == 0 ? ReadJsonFile(json) : nlohmann::json::object();
+  }
+
+  testing::ScopedTempDir scratch_{"condense_lenet_cli_"};
+  std::string weights_, images_, labels_;
+};
+
+TEST_F(LenetCliTest, TestVerbScoresCaffesAccuracyInItsJsonSummary) {
+  const std::optional<NetParameter> param = ReadingMnistTestSet("lenet_caffe/lenet_train_test.prototxt");
+  ASSERT_TRUE(param);
+  std::string output;
+  const nlohmann::json summary = Test(*param, 100, &output);
   ASSERT_FALSE(HasFailure());
-  const std::string model = scratch.path() + "/lenet_train_test.prototxt";
-  WriteTextProtoFile(model, param);
-
-  const std::string json = scratch.path() + "/test.json";
-  const std::string log = scratch.path() + "/test.log";
-  ASSERT_EQ(0, RunLogged(binary + " test --model=" + model + " --weights=" + weights +
-                             " --iterations=100 --json=" + json, log))
-      << ReadWholeFile(log);
-  const nlohmann::json summary = ReadJsonFile(json);
   EXPECT_EQ(10000, summary.at("images").get<int>());
   EXPECT_EQ(100, summary.at("batch_size").get<int>());
   const double accuracy = summary.at("outputs").at("accuracy").get<double>();
   EXPECT_NEAR(0.9906, accuracy, 0.0005);
   // Caffe's own full-set loss for this model is 0.0302945.
   EXPECT_NEAR(0.0302945, summary.at("outputs").at("loss").get<double>(), 1e-4);
+  // Float logits do not tie: the tie table stays out of the console, the JSON says zero.
+  ASSERT_EQ(1u, summary.at("ties").size());
+  EXPECT_EQ(0, summary.at("ties")[0].at("lost_to_ties").get<int>());
+  EXPECT_EQ(std::string::npos, output.find("lost to ties")) << output;
   RecordProperty("accuracy", std::to_string(accuracy));
   RecordProperty("seconds", std::to_string(summary.at("seconds").get<double>()));
 }
 
+// Ristretto's hand-set w4a4 LeNet puts its logits on a grid of step 2 (fixed<4,-1>), where the true
+// class often ties another: `condense test` says how many predictions Accuracy lost that way alone.
+TEST_F(LenetCliTest, CoarseLogitsReportThePredictionsLostToTies) {
+  const std::optional<NetParameter> param =
+      ReadingMnistTestSet("ristretto/manual_dfp/lenet_mnist_dfp_w4a4.prototxt");
+  ASSERT_TRUE(param);
+  std::string output;
+  const nlohmann::json summary = Test(*param, 100, &output);
+  ASSERT_FALSE(HasFailure());
+  const double accuracy = summary.at("outputs").at("accuracy").get<double>();
+  EXPECT_NEAR(0.9571, accuracy, 0.0005);  // what Ristretto printed for this file
+  ASSERT_EQ(1u, summary.at("ties").size());
+  const nlohmann::json& ties = summary.at("ties")[0];
+  EXPECT_EQ("accuracy", ties.at("layer"));
+  EXPECT_EQ(10000, ties.at("predictions").get<int>());
+  const int lost = ties.at("lost_to_ties").get<int>();
+  // Most of what this file loses to 4-bit activations is ties, never more than all of its errors.
+  EXPECT_GT(lost, 100);
+  EXPECT_LE(lost, static_cast<int>(std::lround((1.0 - accuracy) * 10000)));
+  EXPECT_NE(std::string::npos, output.find("lost to ties")) << output;
+}
+
 // A narrow accumulator on conv2 of Ristretto's 8-bit LeNet: the sums that overflow show up as a line
 // of the per-tensor table and of the JSON summary; a 32-bit one on ip1 overflows nowhere.
-TEST(LenetCliTest, AccumulatorOverflowShowsInTheQuantizedTensors) {
-  CONDENSE_REQUIRE_SHARED(prototxt, "ristretto/generated/lenet_mnist_dynamic_fixed_point_em1.prototxt");
-  CONDENSE_REQUIRE_SHARED(weights, "lenet_caffe/lenet_iter_10000.caffemodel");
-  CONDENSE_REQUIRE_SHARED(images, "mnist/t10k-images-idx3-ubyte.gz");
-  CONDENSE_REQUIRE_SHARED(labels, "mnist/t10k-labels-idx1-ubyte.gz");
-  testing::ScopedTempDir scratch("condense_lenet_accumulator_");
-  const std::string binary = testing::CondenseBinary();
-  NetParameter param = ReadingMnistTestSet(prototxt, images, labels, scratch);
-  ASSERT_FALSE(HasFailure());
-  for (LayerParameter& layer : *param.mutable_layer()) {
+TEST_F(LenetCliTest, AccumulatorOverflowShowsInTheQuantizedTensors) {
+  std::optional<NetParameter> param =
+      ReadingMnistTestSet("ristretto/generated/lenet_mnist_dynamic_fixed_point_em1.prototxt");
+  ASSERT_TRUE(param);
+  for (LayerParameter& layer : *param->mutable_layer()) {
     if (layer.name() == "conv2") layer.mutable_quantization_param()->set_accumulator_bits(12);
     if (layer.name() == "ip1") layer.mutable_quantization_param()->set_accumulator_bits(32);
   }
-  const std::string model = scratch.path() + "/lenet_accumulator.prototxt";
-  WriteTextProtoFile(model, param);
-
-  const std::string json = scratch.path() + "/test.json";
-  const std::string log = scratch.path() + "/test.log";
-  ASSERT_EQ(0, RunLogged(binary + " test --model=" + model + " --weights=" + weights +
-                             " --iterations=2 --json=" + json, log))
-      << ReadWholeFile(log);
-  const std::string output = ReadWholeFile(log);
+  std::string output;
+  const nlohmann::json summary = Test(*param, 2, &output);
+  ASSERT_FALSE(HasFailure());
   EXPECT_NE(std::string::npos, output.find("accumulator")) << output;
   EXPECT_NE(std::string::npos, output.find("acc 12b fl 11")) << output;
 
-  const nlohmann::json summary = ReadJsonFile(json);
   std::map<std::string, nlohmann::json> accumulators;
   for (const nlohmann::json& row : summary.at("quantization")) {
     if (row.at("tensor") == "accumulator") accumulators[row.at("layer").get<std::string>()] = row;

@@ -1,0 +1,53 @@
+// The Accuracy layer: the fraction of positions whose label is among the top_k scores along
+// accuracy_param.axis, with an optional second top giving the accuracy per class. Ties count against
+// the label, as in Caffe: a prediction is right when fewer than top_k other classes score at least as
+// high as the true one, so a net whose scores all collapse to one value scores 0. The class is public
+// because that rule matters for quantized nets: logits on a coarse grid tie often, and `condense test`
+// reports how many predictions each Accuracy layer lost to ties alone (last_tally), so that a user
+// can tell a format too coarse for the logits from a net that is wrong.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "condense/net/layer.hpp"
+
+namespace condense {
+
+class AccuracyLayer : public Layer {
+ public:
+  // What the last forward pass counted.
+  struct Tally {
+    int64_t scored = 0;        // positions with a label that is not ignored
+    int64_t correct = 0;       // those with the label among the top_k, ties counted against it
+    int64_t lost_to_ties = 0;  // wrong only by the tie rule: right had ties gone the label's way
+  };
+
+  using Layer::Layer;
+  const char* type() const override { return "Accuracy"; }
+  int ExactNumBottomBlobs() const override { return 2; }
+  int MinTopBlobs() const override { return 1; }
+  int MaxTopBlobs() const override { return 2; }
+  // It has no gradient: force_backward must not ask it for one (Caffe would abort there).
+  bool AllowForceBackward(int bottom_index) const override { return false; }
+
+  void LayerSetUp(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top) override;
+  void Reshape(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top) override;
+
+  const Tally& last_tally() const { return tally_; }
+
+ protected:
+  void ForwardCpu(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top) override;
+
+ private:
+  int64_t top_k_ = 1;
+  bool has_ignore_label_ = false;
+  int ignore_label_ = 0;
+  int axis_ = 1;
+  int64_t classes_ = 0;
+  int64_t outer_ = 0;
+  int64_t inner_ = 0;
+  Tally tally_;
+};
+
+}  // namespace condense
