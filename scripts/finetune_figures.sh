@@ -56,21 +56,27 @@ snapshot: $iterations
 snapshot_prefix: "$dir/ft"
 random_seed: 42
 S
-  local before after
+  local before after scored
   before=$(score "$dir/net.prototxt" "$weights" "$batches")
+  before=${before% *}
   build/condense train --solver="$dir/solver.prototxt" --weights="$weights" --threads="$threads" \
     >"$dir/train.log" 2>&1 || { echo "fine-tuning $name failed:"; tail -3 "$dir/train.log"; exit 1; }
-  after=$(score "$dir/net.prototxt" "$dir/ft_iter_${iterations}.caffemodel" "$batches")
+  scored=$(score "$dir/net.prototxt" "$dir/ft_iter_${iterations}.caffemodel" "$batches")
+  after=${scored% *}
+  local ties=${scored#* }
   local verdict="holds"
   python3 -c "import sys; sys.exit(not ($after >= $bar))" || verdict="short"
-  printf '  %-40s before %s  after %s  (bar %s: %s)\n' "$name" "$before" "$after" "$bar" "$verdict"
-  rows+=("$(printf '%-40s %8s %8s %8s  %s' "$name" "$before" "$after" "$bar" "$verdict")")
+  printf '  %-40s before %s  after %s, %s lost to ties  (bar %s: %s)\n' "$name" "$before" "$after" "$ties" \
+    "$bar" "$verdict"
+  rows+=("$(printf '%-40s %8s %8s %6s %8s  %s' "$name" "$before" "$after" "$ties" "$bar" "$verdict")")
 }
 
+# Prints the accuracy and the number of predictions lost to ties (see `condense test`).
 score() { # prototxt weights batches
   build/condense test --model="$1" --weights="$2" --iterations="$3" --json="$work/score.json" \
     >"$work/score.log" 2>&1 || { tail -3 "$work/score.log" >&2; exit 1; }
-  python3 -c "import json; print('%.4f' % json.load(open('$work/score.json'))['outputs']['accuracy'])"
+  python3 -c "import json; s = json.load(open('$work/score.json'))
+print('%.4f %d' % (s['outputs']['accuracy'], sum(t['lost_to_ties'] for t in s.get('ties', []))))"
 }
 
 echo "== MNIST, the real LeNet: train on test half A, score half B (float 0.9950, bar 0.990)"
@@ -96,6 +102,7 @@ fashion_weights=out/lenet/lenet_iter_10000.caffemodel
 if [[ -f $fashion_weights ]]; then
   scripts/prepare_fashion_mnist.sh >"$work/prepare.log" 2>&1 || { tail -3 "$work/prepare.log"; exit 1; }
   float=$(score models/lenet/lenet_train_test.prototxt "$fashion_weights" 100)
+  float=${float% *}
   bar=$(python3 -c "print('%.4f' % ($float - 0.01))")
   echo "  float $float, bar (within 1 point) $bar"
   train=data/fashion_mnist/train_lmdb test=data/fashion_mnist/test_lmdb
@@ -114,5 +121,5 @@ fi
 
 echo
 echo "== summary: accuracy before and after $iterations fine-tuning iterations"
-printf '%-40s %8s %8s %8s\n' run before after bar
+printf '%-40s %8s %8s %6s %8s\n' run before after ties bar
 printf '%s\n' "${rows[@]}"
