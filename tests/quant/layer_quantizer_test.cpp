@@ -70,6 +70,39 @@ TEST(LayerFormatsTest, RistrettoMeaningOfEachPrecision) {
   EXPECT_EQ(Rounding::kStochastic, separate_bias.weights.rounding());
 }
 
+// params_precision gives the weights their own format, read from the fields of that precision, while
+// the inputs and outputs keep `precision`.
+TEST(LayerFormatsTest, ParamsPrecisionGivesTheWeightsTheirOwnFormat) {
+  const LayerFormats affine_weights = ReadLayerFormats(
+      ParseQuant("bw_layer_in: 8 fl_layer_in: 4 bw_layer_out: 8 fl_layer_out: 2 "
+                 "params_precision: INTEGER_AFFINE bw_params: 2 affine_symmetric: false per_channel: true"),
+      "x");
+  EXPECT_EQ(4, std::get<DynamicFixedPoint>(affine_weights.input.format()).fractional_bits);
+  EXPECT_EQ(2, std::get<DynamicFixedPoint>(affine_weights.output.format()).fractional_bits);
+  const auto& weights = std::get<AffineFromData>(affine_weights.weights.format());
+  EXPECT_EQ(2, weights.scheme.bits);
+  EXPECT_TRUE(weights.per_channel);
+  EXPECT_TRUE(affine_weights.per_channel);
+  EXPECT_TRUE(affine_weights.bias.is_float()) << "affine biases stay float unless bw_bias is set";
+
+  const LayerFormats with_bias = ReadLayerFormats(
+      ParseQuant("params_precision: INTEGER_AFFINE bw_params: 4 bw_bias: 32 fl_bias: 12"), "x");
+  EXPECT_EQ(32, std::get<DynamicFixedPoint>(with_bias.bias.format()).bit_width);
+
+  const LayerFormats pow2_weights = ReadLayerFormats(
+      ParseQuant("precision: MINIFLOAT exp_bits: 4 mant_bits: 3 "
+                 "params_precision: INTEGER_POWER_OF_2_WEIGHTS exp_min: -7 exp_max: 0"),
+      "x");
+  EXPECT_EQ(3, std::get<Minifloat>(pow2_weights.input.format()).mantissa_bits);
+  EXPECT_EQ(-7, std::get<PowerOfTwo>(pow2_weights.weights.format()).min_exponent);
+
+  // The same precision twice is what Ristretto's single field says.
+  const LayerFormats same = ReadLayerFormats(
+      ParseQuant("bw_params: 4 fl_params: 3 params_precision: DYNAMIC_FIXED_POINT"), "x");
+  EXPECT_EQ(3, std::get<DynamicFixedPoint>(same.weights.format()).fractional_bits);
+  EXPECT_EQ(3, std::get<DynamicFixedPoint>(same.bias.format()).fractional_bits);
+}
+
 TEST(LayerFormatsTest, BadValuesNameTheFileLayerAndField) {
   for (const auto& [text, field] : std::vector<std::pair<std::string, std::string>>{
            {"bw_params: 0", "bw_params"},
@@ -86,6 +119,12 @@ TEST(LayerFormatsTest, BadValuesNameTheFileLayerAndField) {
            {"precision: INTEGER_POWER_OF_2_WEIGHTS accumulator_bits: 16", "INTEGER_POWER_OF_2_WEIGHTS"},
            {"precision: INTEGER_AFFINE bw_params: 8 bw_layer_in: 8 bw_layer_out: 8 accumulator_bits: 16",
             "INTEGER_AFFINE"},
+           // per_channel and the accumulator look at the weights' precision.
+           {"precision: INTEGER_AFFINE bw_params: 8 bw_layer_in: 8 bw_layer_out: 8 "
+            "params_precision: DYNAMIC_FIXED_POINT per_channel: true",
+            "per_channel"},
+           {"params_precision: INTEGER_AFFINE bw_params: 4 accumulator_bits: 16", "params_precision"},
+           {"params_precision: INTEGER_AFFINE bw_params: 0", "bw_params"},
            {"accumulator_bits: 16 quantize_inputs: false", "quantize_inputs"},
            {"accumulator_bits: 16 quantize_params: false", "quantize_params"}}) {
     const std::string message = ErrorOf(ParseQuant(text));

@@ -40,6 +40,24 @@ TensorFormat AffineActivation(uint32_t bits, const AffineScheme& base, bool has_
   return TensorFormat(ChooseAffineQuantizer(scheme, low, high, where + ": "), rounding);
 }
 
+TensorFormat MinifloatFormat(const QuantizationParameter& param, Rounding rounding,
+                             const std::string& at) {
+  CONDENSE_CHECK(param.exp_bits() <= 32 && param.mant_bits() <= 32, at,
+                 ": exp_bits/mant_bits out of range");
+  Minifloat format;
+  format.exponent_bits = static_cast<int>(param.exp_bits());
+  format.mantissa_bits = static_cast<int>(param.mant_bits());
+  format.Validate(at + ": ", "exp_bits", "mant_bits");
+  return TensorFormat(format, rounding);
+}
+
+AffineScheme AffineSchemeOf(const QuantizationParameter& param) {
+  AffineScheme scheme;
+  scheme.is_signed = param.affine_signed();
+  scheme.symmetric = param.affine_symmetric();
+  return scheme;
+}
+
 // Remembers where the quantized values sit at the ends of the range, when any value saturated.
 void RecordClipped(const TensorFormat& format, int64_t saturated, const Blob& quantized,
                    std::vector<int8_t>* sides) {
@@ -64,71 +82,90 @@ void MaskGradient(QuantizationParameter::ClippedGradient rule, const std::vector
   }
 }
 
-}  // namespace
-
-LayerFormats ReadLayerFormats(const QuantizationParameter& param, const std::string& where) {
-  const std::string at = where + ": quantization_param";
-  const Rounding rounding = RoundingOf(param);
-  LayerFormats formats;
-  switch (param.precision()) {
+// Ristretto ties the weights' format to the activations' through one `precision`; condense's
+// params_precision may give the weights their own. Each function reads the fields of the precision it is
+// given, so a layer with DYNAMIC_FIXED_POINT activations and INTEGER_AFFINE weights reads
+// bw_layer_in/fl_layer_in for the inputs and bw_params/affine_*/per_channel for the weights.
+void ReadActivationFormats(QuantizationParameter::Precision precision, const QuantizationParameter& param,
+                           Rounding rounding, const std::string& at, LayerFormats* formats) {
+  switch (precision) {
     case QuantizationParameter::DYNAMIC_FIXED_POINT:
-      formats.input = FixedPoint(param.bw_layer_in(), param.fl_layer_in(), rounding, at,
-                                 "bw_layer_in", "fl_layer_in");
-      formats.output = FixedPoint(param.bw_layer_out(), param.fl_layer_out(), rounding, at,
-                                  "bw_layer_out", "fl_layer_out");
-      formats.weights =
-          FixedPoint(param.bw_params(), param.fl_params(), rounding, at, "bw_params", "fl_params");
-      formats.bias = formats.weights;
+    // Ristretto holds the activations of power-of-two nets in dynamic fixed point.
+    case QuantizationParameter::INTEGER_POWER_OF_2_WEIGHTS:
+      formats->input = FixedPoint(param.bw_layer_in(), param.fl_layer_in(), rounding, at,
+                                  "bw_layer_in", "fl_layer_in");
+      formats->output = FixedPoint(param.bw_layer_out(), param.fl_layer_out(), rounding, at,
+                                   "bw_layer_out", "fl_layer_out");
       break;
-    case QuantizationParameter::MINIFLOAT: {
-      // Ristretto's minifloat applies one format to everything the layer touches.
-      Minifloat format;
-      format.exponent_bits = static_cast<int>(param.exp_bits());
-      format.mantissa_bits = static_cast<int>(param.mant_bits());
-      CONDENSE_CHECK(param.exp_bits() <= 32 && param.mant_bits() <= 32, at,
-                     ": exp_bits/mant_bits out of range");
-      format.Validate(at + ": ", "exp_bits", "mant_bits");
-      formats.input = formats.output = formats.weights = formats.bias = TensorFormat(format, rounding);
+    case QuantizationParameter::MINIFLOAT:
+      formats->input = formats->output = MinifloatFormat(param, rounding, at);
+      break;
+    case QuantizationParameter::INTEGER_AFFINE: {
+      const AffineScheme scheme = AffineSchemeOf(param);
+      formats->input = AffineActivation(param.bw_layer_in(), scheme,
+                                        param.has_range_in_min() && param.has_range_in_max(),
+                                        param.range_in_min(), param.range_in_max(), rounding, at,
+                                        "bw_layer_in");
+      formats->output = AffineActivation(param.bw_layer_out(), scheme,
+                                         param.has_range_out_min() && param.has_range_out_max(),
+                                         param.range_out_min(), param.range_out_max(), rounding, at,
+                                         "bw_layer_out");
       break;
     }
+    default:
+      Fail(at, ": unknown precision ", static_cast<int>(precision));
+  }
+}
+
+void ReadParameterFormats(QuantizationParameter::Precision precision, const QuantizationParameter& param,
+                          Rounding rounding, const std::string& at, LayerFormats* formats) {
+  switch (precision) {
+    case QuantizationParameter::DYNAMIC_FIXED_POINT:
+      formats->weights =
+          FixedPoint(param.bw_params(), param.fl_params(), rounding, at, "bw_params", "fl_params");
+      formats->bias = formats->weights;
+      break;
+    case QuantizationParameter::MINIFLOAT:
+      // Ristretto's minifloat applies one format to everything the layer touches.
+      formats->weights = formats->bias = MinifloatFormat(param, rounding, at);
+      break;
     case QuantizationParameter::INTEGER_POWER_OF_2_WEIGHTS: {
       PowerOfTwo format;
       format.min_exponent = param.exp_min();
       format.max_exponent = param.exp_max();
       format.Validate(at + ": ", "exp_min", "exp_max");
-      formats.weights = TensorFormat(format, rounding);
-      // Ristretto keeps biases in float here and holds activations in dynamic fixed point.
-      formats.input = FixedPoint(param.bw_layer_in(), param.fl_layer_in(), rounding, at,
-                                 "bw_layer_in", "fl_layer_in");
-      formats.output = FixedPoint(param.bw_layer_out(), param.fl_layer_out(), rounding, at,
-                                  "bw_layer_out", "fl_layer_out");
+      formats->weights = TensorFormat(format, rounding);
+      // Ristretto keeps biases in float here.
+      formats->bias = TensorFormat();
       break;
     }
     case QuantizationParameter::INTEGER_AFFINE: {
-      AffineScheme scheme;
-      scheme.is_signed = param.affine_signed();
-      scheme.symmetric = param.affine_symmetric();
-      AffineScheme weight_scheme = scheme;
+      AffineScheme scheme = AffineSchemeOf(param);
       CONDENSE_CHECK(param.bw_params() >= 1 && param.bw_params() <= 32, at, ": bw_params = ",
                      static_cast<int32_t>(param.bw_params()), " is out of range");
-      weight_scheme.bits = static_cast<int>(param.bw_params());
-      weight_scheme.Validate(at + ": ", "bw_params");
-      formats.weights = TensorFormat(AffineFromData{weight_scheme, param.per_channel()}, rounding);
-      formats.per_channel = param.per_channel();
-      formats.input = AffineActivation(param.bw_layer_in(), scheme,
-                                       param.has_range_in_min() && param.has_range_in_max(),
-                                       param.range_in_min(), param.range_in_max(), rounding, at,
-                                       "bw_layer_in");
-      formats.output = AffineActivation(param.bw_layer_out(), scheme,
-                                        param.has_range_out_min() && param.has_range_out_max(),
-                                        param.range_out_min(), param.range_out_max(), rounding, at,
-                                        "bw_layer_out");
+      scheme.bits = static_cast<int>(param.bw_params());
+      scheme.Validate(at + ": ", "bw_params");
+      formats->weights = TensorFormat(AffineFromData{scheme, param.per_channel()}, rounding);
+      formats->bias = TensorFormat();
+      formats->per_channel = param.per_channel();
       break;
     }
     default:
-      Fail(at, ": unknown precision ", static_cast<int>(param.precision()));
+      Fail(at, ": unknown params_precision ", static_cast<int>(precision));
   }
-  CONDENSE_CHECK(!param.per_channel() || param.precision() == QuantizationParameter::INTEGER_AFFINE,
+}
+
+}  // namespace
+
+LayerFormats ReadLayerFormats(const QuantizationParameter& param, const std::string& where) {
+  const std::string at = where + ": quantization_param";
+  const Rounding rounding = RoundingOf(param);
+  const QuantizationParameter::Precision weight_precision =
+      param.has_params_precision() ? param.params_precision() : param.precision();
+  LayerFormats formats;
+  ReadActivationFormats(param.precision(), param, rounding, at, &formats);
+  ReadParameterFormats(weight_precision, param, rounding, at, &formats);
+  CONDENSE_CHECK(!param.per_channel() || weight_precision == QuantizationParameter::INTEGER_AFFINE,
                  at, ": per_channel applies to INTEGER_AFFINE weights only");
   if (param.has_bw_bias()) {
     formats.bias = FixedPoint(param.bw_bias(), param.fl_bias(), rounding, at, "bw_bias", "fl_bias");
@@ -144,6 +181,9 @@ LayerFormats ReadLayerFormats(const QuantizationParameter& param, const std::str
     CONDENSE_CHECK(param.precision() == QuantizationParameter::DYNAMIC_FIXED_POINT, at,
                    ": accumulator_bits needs precision DYNAMIC_FIXED_POINT (integer codes of inputs and "
                    "weights), not ", QuantizationParameter::Precision_Name(param.precision()));
+    CONDENSE_CHECK(weight_precision == QuantizationParameter::DYNAMIC_FIXED_POINT, at,
+                   ": accumulator_bits needs DYNAMIC_FIXED_POINT weights (integer codes), not "
+                   "params_precision ", QuantizationParameter::Precision_Name(weight_precision));
     CONDENSE_CHECK(param.quantize_inputs(), at, ": accumulator_bits needs quantize_inputs: true ",
                    "(float inputs have no integer codes)");
     CONDENSE_CHECK(param.quantize_params(), at, ": accumulator_bits needs quantize_params: true ",
