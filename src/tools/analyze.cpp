@@ -33,16 +33,18 @@ DEFINE_bool(fold_bn, false,
             "quantizing; writes the folded weights as <model_quantized>.caffemodel.");
 DEFINE_string(format, "dynamic_fixed_point",
               "analyze: dynamic_fixed_point or integer_affine (scale and zero point, as TFLite).");
-DEFINE_bool(per_channel, false, "analyze: integer_affine weights with a range per output channel.");
+DEFINE_bool(per_channel, false,
+            "analyze: integer affine weights with a range per output channel (with "
+            "--format=dynamic_fixed_point, beside dynamic fixed point activations).");
 DEFINE_int32(keep_first_last, 0, "analyze: keep the first and last layer's weights at this width (0: search them too).");
 
 namespace condense::tools {
 namespace {
 
-ReportFormat FormatOf(const QuantizationParameter& q, bool has, int bits, int fl,
+ReportFormat FormatOf(QuantizationParameter::Precision precision, bool has, int bits, int fl,
                       bool per_channel = false) {
   if (!has) return {0, 0, "float"};
-  if (q.precision() == QuantizationParameter::INTEGER_AFFINE) {
+  if (precision == QuantizationParameter::INTEGER_AFFINE) {
     return {bits, 0, StrCat("affine<", bits, per_channel ? ",per-channel>" : ">")};
   }
   return {bits, fl, StrCat("fixed<", bits, ",", fl, ">")};
@@ -71,8 +73,6 @@ int AnalyzeMain(const VerbArgs& args) {
                  "--max_activation_bits must lie between 4 and 16, not ", FLAGS_max_activation_bits);
   CONDENSE_CHECK(FLAGS_format == "dynamic_fixed_point" || FLAGS_format == "integer_affine",
                  "--format must be dynamic_fixed_point or integer_affine, not '", FLAGS_format, "'");
-  CONDENSE_CHECK(!FLAGS_per_channel || FLAGS_format == "integer_affine",
-                 "--per_channel applies to --format=integer_affine only");
   if (!FLAGS_report.empty()) {
     // Fail before the long work, not after it.
     MakeDirectories(FLAGS_report);
@@ -131,10 +131,11 @@ int AnalyzeMain(const VerbArgs& args) {
     row.type = layer.type;
     row.params = layer.params;
     row.macs = layer.macs;
-    row.input = FormatOf(q, q.has_bw_layer_in(), q.bw_layer_in(), q.fl_layer_in());
-    row.output = FormatOf(q, q.has_bw_layer_out(), q.bw_layer_out(), q.fl_layer_out());
+    row.input = FormatOf(q.precision(), q.has_bw_layer_in(), q.bw_layer_in(), q.fl_layer_in());
+    row.output = FormatOf(q.precision(), q.has_bw_layer_out(), q.bw_layer_out(), q.fl_layer_out());
     row.params_format =
-        FormatOf(q, q.has_bw_params(), q.bw_params(), q.fl_params(), q.per_channel());
+        FormatOf(q.has_params_precision() ? q.params_precision() : q.precision(), q.has_bw_params(),
+                 q.bw_params(), q.fl_params(), q.per_channel());
     row.range_method = RangeMethodName(options.range_method);
     row.saturation = quality[layer.name].saturation;
     row.sqnr_db = quality[layer.name].sqnr_db;

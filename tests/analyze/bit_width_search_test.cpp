@@ -154,8 +154,19 @@ TEST_F(BitWidthSearchTest, MixedPrecisionUsesFewerBitsThanRistrettoWithinTheMarg
   const MixedPrecisionResult capped = MixedPrecisionSearch(evaluator, options);
   for (const auto& [layer, bits] : capped.weight_bits) EXPECT_LE(bits, 4) << layer;
 
-  // Integer affine with per-channel weights: the same search, TFLite's kind of format.
+  // Per-channel integer affine weights beside dynamic fixed point activations (params_precision).
   options.max_weight_bits = 8;
+  options.per_channel = true;
+  const MixedPrecisionResult hybrid = MixedPrecisionSearch(evaluator, options);
+  EXPECT_GE(hybrid.search.accuracy, evaluator.float_accuracy() - 0.01);
+  for (const auto& [layer, q] : hybrid.search.formats) {
+    EXPECT_EQ(QuantizationParameter::DYNAMIC_FIXED_POINT, q.precision()) << layer;
+    EXPECT_EQ(QuantizationParameter::INTEGER_AFFINE, q.params_precision()) << layer;
+    EXPECT_TRUE(q.per_channel()) << layer;
+    EXPECT_FALSE(q.has_fl_params()) << layer;
+  }
+
+  // Integer affine with per-channel weights: the same search, TFLite's kind of format.
   options.integer_affine = true;
   options.per_channel = true;
   const MixedPrecisionResult affine = MixedPrecisionSearch(evaluator, options);

@@ -40,8 +40,9 @@ struct MixedPrecisionOptions {
   int keep_first_last_bits = 0;     // > 0: first and last quantized layer keep this weight width
   int max_weight_bits = 8;          // the widest weights the search starts from (2..8)
   int max_activation_bits = 8;      // the widest activations it may choose (4..16)
-  // Integer affine (scale and zero point, as gemmlowp/TFLite) instead of dynamic fixed point; the
-  // weights' ranges per output channel where per_channel.
+  // Integer affine (scale and zero point, as gemmlowp/TFLite) instead of dynamic fixed point.
+  // per_channel: integer affine weights with a range per output channel; with dynamic fixed point the
+  // activations stay dynamic fixed point (params_precision).
   bool integer_affine = false;
   bool per_channel = false;
 };

@@ -353,7 +353,15 @@ MixedPrecisionResult MixedPrecisionSearch(NetEvaluator& evaluator,
       SetActivations(ranges, activation_bits, method, &q);
       auto bits = weight_bits.find(layer.name);
       if (bits != weight_bits.end()) {
-        SetParameters(ranges.weights, bits->second, method, &q);
+        if (options.per_channel) {
+          // Dynamic fixed point activations with a scale and zero point per output channel for the
+          // weights, which take their ranges from the tensor itself.
+          q.set_params_precision(QuantizationParameter::INTEGER_AFFINE);
+          q.set_per_channel(true);
+          q.set_bw_params(bits->second);
+        } else {
+          SetParameters(ranges.weights, bits->second, method, &q);
+        }
         // Biases are added to the wide accumulator: they keep 16 bits of their own.
         if (ranges.bias.count() > 0) {
           q.set_bw_bias(16);
