@@ -54,34 +54,18 @@ nlohmann::ordered_json ReportQuantization(const Net& net) {
 // Predictions an Accuracy layer counted wrong only because another class scored exactly as high as the
 // true one, summed over the batches. Float nets hardly ever tie; logits on a coarse fixed-point grid
 // do, and then this is the share a finer output format would win back.
-struct TieTally {
-  std::string layer;
-  const AccuracyLayer* accuracy = nullptr;
-  int64_t scored = 0;
-  int64_t lost_to_ties = 0;
-};
-
-std::vector<TieTally> AccuracyLayers(const Net& net) {
-  std::vector<TieTally> tallies;
-  for (size_t i = 0; i < net.layers().size(); ++i) {
-    if (const auto* accuracy = dynamic_cast<const AccuracyLayer*>(net.layers()[i].get())) {
-      tallies.push_back({net.layer_names()[i], accuracy});
-    }
-  }
-  return tallies;
-}
-
-nlohmann::ordered_json ReportTies(const std::vector<TieTally>& tallies) {
+nlohmann::ordered_json ReportTies(const AccuracyTallies& tallies) {
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
   ConsoleTable table({"layer", "predictions", "lost to ties", "share %"});
   bool any = false;
-  for (const TieTally& tally : tallies) {
+  for (const AccuracyTallies::Entry& entry : tallies.entries()) {
+    const AccuracyLayer::Tally& tally = entry.sum;
     const double share =
         tally.scored == 0 ? 0.0 : static_cast<double>(tally.lost_to_ties) / tally.scored;
     any = any || tally.lost_to_ties > 0;
-    table.AddRow({tally.layer, std::to_string(tally.scored), std::to_string(tally.lost_to_ties),
+    table.AddRow({entry.layer, std::to_string(tally.scored), std::to_string(tally.lost_to_ties),
                   FormatFixed(100.0 * share, 3)});
-    rows.push_back({{"layer", tally.layer},
+    rows.push_back({{"layer", entry.layer},
                     {"predictions", tally.scored},
                     {"lost_to_ties", tally.lost_to_ties},
                     {"share", share}});
@@ -114,7 +98,7 @@ int TestMain(const VerbArgs& args) {
   for (const auto& layer : net->layers()) {
     if (layer->quantization()) layer->quantization()->set_collect_stats(true);
   }
-  std::vector<TieTally> ties = AccuracyLayers(*net);
+  AccuracyTallies ties(*net);
   double total_loss = 0.0;
   const auto start = std::chrono::steady_clock::now();
   auto last_report = start;
@@ -126,10 +110,7 @@ int TestMain(const VerbArgs& args) {
                      scores[i].name, "' changed size between batches");
       for (int64_t k = 0; k < output.count(); ++k) scores[i].sums[k] += output.data()[k];
     }
-    for (TieTally& tally : ties) {
-      tally.scored += tally.accuracy->last_tally().scored;
-      tally.lost_to_ties += tally.accuracy->last_tally().lost_to_ties;
-    }
+    ties.Add();
     const auto now = std::chrono::steady_clock::now();
     if (now - last_report > std::chrono::seconds(2) || iteration + 1 == FLAGS_iterations) {
       last_report = now;

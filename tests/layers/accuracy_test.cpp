@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "condense/core/error.hpp"
+#include "condense/core/proto_io.hpp"
 #include "condense/layers/accuracy.hpp"
+#include "condense/net/net.hpp"
 #include "layer_test_helpers.hpp"
 
 namespace condense::testing {
@@ -113,6 +115,37 @@ TEST(AccuracyTallyTest, CountsWhatTheTieRuleAloneCostTopOneAndTopTwo) {
     EXPECT_EQ(expected.lost_to_ties, tally.lost_to_ties) << expected.top_k;
     EXPECT_FLOAT_EQ(expected.correct / 5.0f, accuracy.data()[0]);
   }
+}
+
+// AccuracyTallies finds each Accuracy layer of a net by name and sums its tallies over the passes.
+TEST(AccuracyTalliesTest, SumsEveryAccuracyLayerOverThePasses) {
+  NetParameter param;
+  ParseTextProto(R"(
+    name: "ties"
+    layer { name: "data" type: "DummyData" top: "scores" top: "label"
+            dummy_data_param { shape { dim: 4 dim: 3 } shape { dim: 4 }
+                               data_filler { type: "constant" value: 1 }
+                               data_filler { type: "constant" value: 2 } } }
+    layer { name: "top1" type: "Accuracy" bottom: "scores" bottom: "label" top: "a1" }
+    layer { name: "top3" type: "Accuracy" bottom: "scores" bottom: "label" top: "a3"
+            accuracy_param { top_k: 3 } })",
+                 "ties test net", &param);
+  param.mutable_state()->set_phase(TEST);
+  Net net(param, "ties test net");
+  AccuracyTallies tallies(net);
+  for (int pass = 0; pass < 2; ++pass) {
+    net.Forward();
+    tallies.Add();
+  }
+  ASSERT_EQ(2u, tallies.entries().size());
+  // All three classes score alike: at top 1 every prediction is lost to the ties, at top 3 none is.
+  EXPECT_EQ("top1", tallies.entries()[0].layer);
+  EXPECT_EQ(8, tallies.entries()[0].sum.scored);
+  EXPECT_EQ(0, tallies.entries()[0].sum.correct);
+  EXPECT_EQ(8, tallies.entries()[0].sum.lost_to_ties);
+  EXPECT_EQ("top3", tallies.entries()[1].layer);
+  EXPECT_EQ(8, tallies.entries()[1].sum.correct);
+  EXPECT_EQ(0, tallies.entries()[1].sum.lost_to_ties);
 }
 
 TEST_F(AccuracyTest, IgnoreLabel) {

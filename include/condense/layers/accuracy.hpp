@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "condense/net/layer.hpp"
@@ -21,6 +22,8 @@ class AccuracyLayer : public Layer {
     int64_t scored = 0;        // positions with a label that is not ignored
     int64_t correct = 0;       // those with the label among the top_k, ties counted against it
     int64_t lost_to_ties = 0;  // wrong only by the tie rule: right had ties gone the label's way
+
+    Tally& operator+=(const Tally& other);
   };
 
   using Layer::Layer;
@@ -48,6 +51,27 @@ class AccuracyLayer : public Layer {
   int64_t outer_ = 0;
   int64_t inner_ = 0;
   Tally tally_;
+};
+
+class Net;
+
+// The tallies of every Accuracy layer of a net summed over the forward passes Add follows, in the
+// net's order: what `condense test` and the solver's test phases report as predictions lost to ties.
+class AccuracyTallies {
+ public:
+  struct Entry {
+    std::string layer;
+    AccuracyLayer::Tally sum;
+  };
+
+  explicit AccuracyTallies(const Net& net);
+  // Adds the last forward pass's tally of each layer.
+  void Add();
+  const std::vector<Entry>& entries() const { return entries_; }
+
+ private:
+  std::vector<const AccuracyLayer*> layers_;
+  std::vector<Entry> entries_;
 };
 
 }  // namespace condense

@@ -2,6 +2,7 @@
 
 #include "condense/core/error.hpp"
 #include "condense/net/layer_registry.hpp"
+#include "condense/net/net.hpp"
 
 namespace condense {
 
@@ -70,5 +71,25 @@ void AccuracyLayer::ForwardCpu(const std::vector<Blob*>& bottom, const std::vect
 }
 
 CONDENSE_REGISTER_LAYER("Accuracy", AccuracyLayer);
+
+AccuracyLayer::Tally& AccuracyLayer::Tally::operator+=(const Tally& other) {
+  scored += other.scored;
+  correct += other.correct;
+  lost_to_ties += other.lost_to_ties;
+  return *this;
+}
+
+AccuracyTallies::AccuracyTallies(const Net& net) {
+  for (size_t i = 0; i < net.layers().size(); ++i) {
+    if (const auto* accuracy = dynamic_cast<const AccuracyLayer*>(net.layers()[i].get())) {
+      layers_.push_back(accuracy);
+      entries_.push_back({net.layer_names()[i], AccuracyLayer::Tally()});
+    }
+  }
+}
+
+void AccuracyTallies::Add() {
+  for (size_t i = 0; i < layers_.size(); ++i) entries_[i].sum += layers_[i]->last_tally();
+}
 
 }  // namespace condense

@@ -500,12 +500,7 @@ void Solver::Test(int test_net_id) {
   float loss = 0.0f;
   // Predictions each Accuracy layer lost only to ties: on a quantized net, the sign that the logits'
   // format is too coarse (see `condense test`).
-  std::vector<std::pair<const AccuracyLayer*, AccuracyLayer::Tally>> accuracy_tallies;
-  for (const auto& layer : test_net.layers()) {
-    if (const auto* accuracy = dynamic_cast<const AccuracyLayer*>(layer.get())) {
-      accuracy_tallies.emplace_back(accuracy, AccuracyLayer::Tally());
-    }
-  }
+  AccuracyTallies accuracy_tallies(test_net);
   for (int i = 0; i < batches; ++i) {
     for (SolverAction request = RequestedAction(); request != SolverAction::kNone;
          request = RequestedAction()) {
@@ -515,10 +510,7 @@ void Solver::Test(int test_net_id) {
     if (requested_early_exit_) break;
     const float batch_loss = test_net.Forward();
     if (param_.test_compute_loss()) loss += batch_loss;
-    for (auto& [accuracy, tally] : accuracy_tallies) {
-      tally.scored += accuracy->last_tally().scored;
-      tally.lost_to_ties += accuracy->last_tally().lost_to_ties;
-    }
+    accuracy_tallies.Add();
     size_t index = 0;
     for (size_t j = 0; j < test_net.output_blobs().size(); ++j) {
       const Blob* output = test_net.output_blobs()[j];
@@ -553,10 +545,10 @@ void Solver::Test(int test_net_id) {
               << LossSuffix(score.loss_weight, score.value);
     scores.push_back(score);
   }
-  for (const auto& [accuracy, tally] : accuracy_tallies) {
-    if (tally.lost_to_ties == 0) continue;
-    LOG(INFO) << "    " << accuracy->layer_param().name() << ": " << tally.lost_to_ties << " of "
-              << tally.scored << " predictions lost to ties with the true class";
+  for (const AccuracyTallies::Entry& entry : accuracy_tallies.entries()) {
+    if (entry.sum.lost_to_ties == 0) continue;
+    LOG(INFO) << "    " << entry.layer << ": " << entry.sum.lost_to_ties << " of " << entry.sum.scored
+              << " predictions lost to ties with the true class";
   }
   record_.test_scores[test_net_id] = std::move(scores);
 }
