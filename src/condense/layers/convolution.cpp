@@ -481,6 +481,11 @@ void ConvolutionBase::ForwardInteger(const AccumulatorSpec& spec, const std::vec
   std::vector<QuantizeStats> thread_stats(ThreadCount());
   const int64_t group_outputs = conv_out_channels_ / group_;
   const int64_t group_columns = kernel_dim_ * conv_output_spatial_;
+  std::vector<SaturatingDotProducts> groups;
+  for (int64_t g = 0; g < group_; ++g) {
+    groups.emplace_back(spec, codes.weights.data() + g * weight_group_offset_, group_outputs,
+                        kernel_dim_, codes.bias.empty() ? nullptr : codes.bias.data() + g * group_outputs);
+  }
   for (size_t i = 0; i < bottom.size(); ++i) {
     const float* bottom_data = bottom[i]->data();
     float* top_data = top[i]->mutable_data();
@@ -503,14 +508,10 @@ void ConvolutionBase::ForwardInteger(const AccumulatorSpec& spec, const std::vec
           IntegerDotProducts products;
           products.inputs = position_codes.data();
           products.rows = conv_output_spatial_;
-          products.weights = codes.weights.data() + g * weight_group_offset_;
-          products.outputs = group_outputs;
-          products.depth = kernel_dim_;
-          products.bias = codes.bias.empty() ? nullptr : codes.bias.data() + g * group_outputs;
           products.out = top_data + image * top_dim_ + g * output_group_offset_;
           products.out_row_stride = 1;
           products.out_output_stride = conv_output_spatial_;
-          AccumulateSaturating(spec, products, stats ? &thread_stats[thread] : nullptr);
+          groups[g].Compute(products, stats ? &thread_stats[thread] : nullptr);
         }
       }
     });

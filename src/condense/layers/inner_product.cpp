@@ -196,6 +196,8 @@ class InnerProduct : public Layer {
         ToParameterCodes(spec, weights.data(), n * k, bias_term_ ? blobs_[1]->data() : nullptr, n, where);
     QuantizeStats* stats = quantization()->accumulator_stats();
     std::vector<QuantizeStats> thread_stats(ThreadCount());
+    const SaturatingDotProducts dot_products(spec, codes.weights.data(), n, k,
+                                             codes.bias.empty() ? nullptr : codes.bias.data());
     ParallelFor(batch_, batch_ * n * k, [&](int64_t begin, int64_t end, int thread) {
       const int64_t rows = end - begin;
       std::vector<int32_t> input_codes(rows * k);
@@ -203,14 +205,10 @@ class InnerProduct : public Layer {
       IntegerDotProducts products;
       products.inputs = input_codes.data();
       products.rows = rows;
-      products.weights = codes.weights.data();
-      products.outputs = n;
-      products.depth = k;
-      products.bias = codes.bias.empty() ? nullptr : codes.bias.data();
       products.out = output + begin * n;
       products.out_row_stride = n;
       products.out_output_stride = 1;
-      AccumulateSaturating(spec, products, stats ? &thread_stats[thread] : nullptr);
+      dot_products.Compute(products, stats ? &thread_stats[thread] : nullptr);
     });
     if (!stats) return;
     for (const QuantizeStats& part : thread_stats) stats->Merge(part);

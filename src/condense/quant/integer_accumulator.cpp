@@ -192,69 +192,71 @@ int64_t BiasToSum(int32_t bias_code, const AccumulatorSpec& spec, bool* saturate
   return ClipToSum(AlignedBias(bias_code, spec), spec, saturated);
 }
 
-int64_t AccumulateSaturating(const AccumulatorSpec& spec, const IntegerDotProducts& products,
-                             QuantizeStats* stats) {
+SaturatingDotProducts::SaturatingDotProducts(const AccumulatorSpec& spec, const int32_t* weights,
+                                             int64_t outputs, int64_t depth, const int32_t* bias)
+    : spec_(spec), weights_(weights), outputs_(outputs), depth_(depth) {
   CONDENSE_CHECK(spec.bits >= 2 && spec.bits <= 64, "accumulator width ", spec.bits,
                  " is out of range (2..64)");
-  const IntegerDotProducts& p = products;
-  const int64_t low = spec.MinSum();
-  const int64_t high = spec.MaxSum();
-  const int fractional_bits = spec.SumFractionalBits();
-
   // Outputs in blocks of kLanes; the last block is padded with zero weights and a zero start, whose
   // sums stay 0 and are not written.
-  const int64_t blocks = (p.outputs + kLanes - 1) / kLanes;
-  const int64_t padded = blocks * kLanes;
-  std::vector<double> aligned_bias(padded, 0.0);
-  std::vector<int64_t> start(padded, 0);
-  std::vector<char> start_saturated(padded, 0);
-  uint64_t largest_start = 0;
-  for (int64_t o = 0; o < p.outputs && p.bias; ++o) {
+  const int64_t padded = (outputs + kLanes - 1) / kLanes * kLanes;
+  aligned_bias_.assign(padded, 0.0);
+  start_.assign(padded, 0);
+  start_saturated_.assign(padded, 0);
+  for (int64_t o = 0; o < outputs && bias; ++o) {
     bool saturated = false;
-    aligned_bias[o] = AlignedBias(p.bias[o], spec);
-    start[o] = ClipToSum(aligned_bias[o], spec, &saturated);
-    start_saturated[o] = saturated;
+    aligned_bias_[o] = AlignedBias(bias[o], spec);
+    start_[o] = ClipToSum(aligned_bias_[o], spec, &saturated);
+    start_saturated_[o] = saturated;
     // |start| <= 2^63 fits uint64 even for the most negative sum.
-    largest_start = std::max(largest_start, start[o] < 0 ? 0 - static_cast<uint64_t>(start[o])
-                                                         : static_cast<uint64_t>(start[o]));
+    largest_start_ = std::max(largest_start_, start_[o] < 0 ? 0 - static_cast<uint64_t>(start_[o])
+                                                            : static_cast<uint64_t>(start_[o]));
   }
-  std::vector<int32_t> interleaved(padded * p.depth, 0);
-  for (int64_t o = 0; o < p.outputs; ++o) {
-    int32_t* block = interleaved.data() + (o / kLanes) * kLanes * p.depth + o % kLanes;
-    for (int64_t k = 0; k < p.depth; ++k) block[k * kLanes] = p.weights[o * p.depth + k];
+  interleaved_.assign(padded * depth, 0);
+  for (int64_t o = 0; o < outputs; ++o) {
+    int32_t* block = interleaved_.data() + (o / kLanes) * kLanes * depth + o % kLanes;
+    for (int64_t k = 0; k < depth; ++k) block[k * kLanes] = weights[o * depth + k];
   }
+  largest_weight_ = MaxMagnitude(weights, outputs * depth);
+}
+
+int64_t SaturatingDotProducts::Compute(const IntegerDotProducts& products, QuantizeStats* stats) const {
+  const IntegerDotProducts& p = products;
+  const int64_t low = spec_.MinSum();
+  const int64_t high = spec_.MaxSum();
+  const int fractional_bits = spec_.SumFractionalBits();
+  const int64_t blocks = (outputs_ + kLanes - 1) / kLanes;
 
   // Whether a partial sum, clipped or exact, could leave int64: only with 32-bit codes over long
   // reductions, or a 63/64-bit accumulator started near its ends.
   using Wide = unsigned __int128;
   constexpr Wide kInt64Max = std::numeric_limits<int64_t>::max();
-  const Wide largest_products = Wide{static_cast<uint64_t>(p.depth)} *
-                                MaxMagnitude(p.inputs, p.rows * p.depth) *
-                                MaxMagnitude(p.weights, p.outputs * p.depth);
-  const bool lanes_fit = spec.bits <= 62 || largest_products + largest_start <= kInt64Max;
+  const Wide largest_products =
+      Wide{static_cast<uint64_t>(depth_)} * MaxMagnitude(p.inputs, p.rows * depth_) * largest_weight_;
+  const bool lanes_fit = spec_.bits <= 62 || largest_products + largest_start_ <= kInt64Max;
   const bool exact_fits = largest_products <= kInt64Max;
   const Kernels kernels = ChooseKernels();
 
   int64_t saturated_sums = 0;
   for (int64_t r = 0; r < p.rows; ++r) {
-    const int32_t* input = p.inputs + r * p.depth;
+    const int32_t* input = p.inputs + r * depth_;
     for (int64_t b = 0; b < blocks; ++b) {
       const int64_t first = b * kLanes;
-      const int lanes = static_cast<int>(std::min<int64_t>(kLanes, p.outputs - first));
+      const int lanes = static_cast<int>(std::min<int64_t>(kLanes, outputs_ - first));
       int64_t sums[kLanes];
       int64_t clipped[kLanes];
       for (int lane = 0; lane < kLanes; ++lane) {
-        sums[lane] = start[first + lane];
-        clipped[lane] = start_saturated[first + lane];
+        sums[lane] = start_[first + lane];
+        clipped[lane] = start_saturated_[first + lane];
       }
       if (lanes_fit) {
-        kernels.lane_sums(input, interleaved.data() + first * p.depth, p.depth, low, high, sums,
+        kernels.lane_sums(input, interleaved_.data() + first * depth_, depth_, low, high, sums,
                           clipped);
       } else {
         for (int lane = 0; lane < lanes; ++lane) {
           bool saturated = clipped[lane] != 0;
-          sums[lane] = CheckedRunningSum(input, p.weights + (first + lane) * p.depth, p.depth,
-                                         sums[lane], low, high, &saturated);
+          sums[lane] = CheckedRunningSum(input, weights_ + (first + lane) * depth_, depth_, sums[lane],
+                                         low, high, &saturated);
           clipped[lane] = saturated;
         }
       }
@@ -266,19 +268,25 @@ int64_t AccumulateSaturating(const AccumulatorSpec& spec, const IntegerDotProduc
             static_cast<float>(std::ldexp(static_cast<double>(sum), -fractional_bits));
         saturated_sums += saturated ? 1 : 0;
         if (!stats) continue;
-        const int32_t* weight = p.weights + o * p.depth;
+        const int32_t* weight = weights_ + o * depth_;
         const __int128 exact_products =
-            exact_fits ? kernels.dot(input, weight, p.depth) : WideDot(input, weight, p.depth);
+            exact_fits ? kernels.dot(input, weight, depth_) : WideDot(input, weight, depth_);
         // What the clipped additions took away, plus what clipping the bias did.
-        const __int128 taken = static_cast<__int128>(sum) - exact_products - start[o];
-        const long double error =
-            static_cast<long double>(taken) + (static_cast<long double>(start[o]) - aligned_bias[o]);
-        AddToStats(static_cast<double>(exact_products) + aligned_bias[o], error, saturated,
+        const __int128 taken = static_cast<__int128>(sum) - exact_products - start_[o];
+        const long double error = static_cast<long double>(taken) +
+                                  (static_cast<long double>(start_[o]) - aligned_bias_[o]);
+        AddToStats(static_cast<double>(exact_products) + aligned_bias_[o], error, saturated,
                    fractional_bits, stats);
       }
     }
   }
   return saturated_sums;
+}
+
+int64_t AccumulateSaturating(const AccumulatorSpec& spec, const IntegerDotProducts& products,
+                             QuantizeStats* stats) {
+  return SaturatingDotProducts(spec, products.weights, products.outputs, products.depth, products.bias)
+      .Compute(products, stats);
 }
 
 }  // namespace condense
