@@ -53,7 +53,8 @@ nlohmann::ordered_json ReportQuantization(const Net& net) {
 
 // Predictions an Accuracy layer counted wrong only because another class scored exactly as high as the
 // true one, summed over the batches. Float nets hardly ever tie; logits on a coarse fixed-point grid
-// do, and then this is the share a finer output format would win back.
+// do, and then this is the most a finer output format could win back (a finer grid may also break a
+// tie the wrong way).
 nlohmann::ordered_json ReportTies(const AccuracyTallies& tallies) {
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
   ConsoleTable table({"layer", "predictions", "lost to ties", "share %"});

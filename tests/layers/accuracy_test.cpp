@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include "condense/core/error.hpp"
@@ -83,6 +84,23 @@ TEST_F(AccuracyTest, TieWithTheTrueClassIsWrong) {
   layer->SetUp(bottoms, tops);
   layer->Forward(bottoms, tops);
   EXPECT_FLOAT_EQ(accuracy_.data()[0], 0.5f);
+}
+
+// Caffe's >= comparison would count a NaN true score as right: a diverged net would score 1.
+TEST_F(AccuracyTest, NaNScoresCountAgainstTheLabel) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  scores_.SetData(nan);
+  EXPECT_EQ(Accuracy("type: 'Accuracy'"), 0.0f);
+  EXPECT_EQ(Accuracy("type: 'Accuracy' accuracy_param { top_k: 10 }"), 0.0f);
+  // A finite true score beaten only by a NaN: the NaN outranks it at top 1, not at top 2.
+  scores_.SetData(0.0f);
+  for (int i = 0; i < 100; ++i) {
+    const int label = static_cast<int>(labels_.data()[i]);
+    scores_.mutable_data()[i * 10 + label] = 1.0f;
+    scores_.mutable_data()[i * 10 + (label + 1) % 10] = nan;
+  }
+  EXPECT_EQ(Accuracy("type: 'Accuracy'"), 0.0f);
+  EXPECT_EQ(Accuracy("type: 'Accuracy' accuracy_param { top_k: 2 }"), 1.0f);
 }
 
 // The tally behind `condense test`'s tie table: of the rows, which were right, and which were wrong
@@ -192,10 +210,14 @@ TEST(AccuracyAxisTest, Errors) {
   bottoms = {&scores, &wrong_labels};
   EXPECT_THROW(MakeLayer("type: 'Accuracy'")->SetUp(bottoms, tops), Error);
   bottoms = {&scores, &labels};
-  labels.mutable_data()[2] = 3.0f;
-  auto layer = MakeLayer("type: 'Accuracy'");
-  layer->SetUp(bottoms, tops);
-  EXPECT_THROW(layer->Forward(bottoms, tops), Error);
+  EXPECT_THROW(MakeLayer("type: 'Accuracy' accuracy_param { top_k: 0 }")->SetUp(bottoms, tops),
+               Error);
+  for (const float bad_label : {3.0f, -1.0f, std::numeric_limits<float>::quiet_NaN(), 1e30f}) {
+    labels.mutable_data()[2] = bad_label;
+    auto layer = MakeLayer("type: 'Accuracy'");
+    layer->SetUp(bottoms, tops);
+    EXPECT_THROW(layer->Forward(bottoms, tops), Error) << bad_label;
+  }
 }
 
 class ArgMaxTest : public ::testing::Test {

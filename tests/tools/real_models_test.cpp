@@ -514,14 +514,9 @@ class LenetCliTest : public ::testing::Test {
     }
   }
 
-  // The net of a prototxt under ../shared/data, reading the converted MNIST test set; an empty
-  // optional (and a failure) when the prototxt is absent or the conversion fails.
-  std::optional<NetParameter> ReadingMnistTestSet(const std::string& relative) {
-    const std::string prototxt = testing::SharedDataPath(relative);
-    if (prototxt.empty()) {
-      ADD_FAILURE() << "../shared/data/" << relative << " is absent";
-      return std::nullopt;
-    }
+  // The net of a prototxt (found with CONDENSE_REQUIRE_SHARED, which skips where it is absent),
+  // reading the converted MNIST test set; an empty optional (and a failure) when the conversion fails.
+  std::optional<NetParameter> ReadingMnistTestSet(const std::string& prototxt) {
     const std::string lmdb = scratch_.path() + "/mnist_test_lmdb";
     if (RunLogged(testing::CondenseBinary() + " convert_mnist " + images_ + " " + labels_ + " " + lmdb,
                   scratch_.path() + "/convert.log") != 0) {
@@ -557,7 +552,8 @@ class LenetCliTest : public ::testing::Test {
 };
 
 TEST_F(LenetCliTest, TestVerbScoresCaffesAccuracyInItsJsonSummary) {
-  const std::optional<NetParameter> param = ReadingMnistTestSet("lenet_caffe/lenet_train_test.prototxt");
+  CONDENSE_REQUIRE_SHARED(prototxt, "lenet_caffe/lenet_train_test.prototxt");
+  const std::optional<NetParameter> param = ReadingMnistTestSet(prototxt);
   ASSERT_TRUE(param);
   std::string output;
   const nlohmann::json summary = Test(*param, 100, &output);
@@ -579,8 +575,8 @@ TEST_F(LenetCliTest, TestVerbScoresCaffesAccuracyInItsJsonSummary) {
 // Ristretto's hand-set w4a4 LeNet puts its logits on a grid of step 2 (fixed<4,-1>), where the true
 // class often ties another: `condense test` says how many predictions Accuracy lost that way alone.
 TEST_F(LenetCliTest, CoarseLogitsReportThePredictionsLostToTies) {
-  const std::optional<NetParameter> param =
-      ReadingMnistTestSet("ristretto/manual_dfp/lenet_mnist_dfp_w4a4.prototxt");
+  CONDENSE_REQUIRE_SHARED(prototxt, "ristretto/manual_dfp/lenet_mnist_dfp_w4a4.prototxt");
+  const std::optional<NetParameter> param = ReadingMnistTestSet(prototxt);
   ASSERT_TRUE(param);
   std::string output;
   const nlohmann::json summary = Test(*param, 100, &output);
@@ -601,8 +597,8 @@ TEST_F(LenetCliTest, CoarseLogitsReportThePredictionsLostToTies) {
 // A narrow accumulator on conv2 of Ristretto's 8-bit LeNet: the sums that overflow show up as a line
 // of the per-tensor table and of the JSON summary; a 32-bit one on ip1 overflows nowhere.
 TEST_F(LenetCliTest, AccumulatorOverflowShowsInTheQuantizedTensors) {
-  std::optional<NetParameter> param =
-      ReadingMnistTestSet("ristretto/generated/lenet_mnist_dynamic_fixed_point_em1.prototxt");
+  CONDENSE_REQUIRE_SHARED(prototxt, "ristretto/generated/lenet_mnist_dynamic_fixed_point_em1.prototxt");
+  std::optional<NetParameter> param = ReadingMnistTestSet(prototxt);
   ASSERT_TRUE(param);
   for (LayerParameter& layer : *param->mutable_layer()) {
     if (layer.name() == "conv2") layer.mutable_quantization_param()->set_accumulator_bits(12);

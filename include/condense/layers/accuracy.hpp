@@ -1,10 +1,12 @@
 // The Accuracy layer: the fraction of positions whose label is among the top_k scores along
 // accuracy_param.axis, with an optional second top giving the accuracy per class. Ties count against
 // the label, as in Caffe: a prediction is right when fewer than top_k other classes score at least as
-// high as the true one, so a net whose scores all collapse to one value scores 0. The class is public
+// high as the true one, so a net whose scores all collapse to one value scores 0 (and, unlike Caffe,
+// a NaN score counts against the label, so a diverged net scores 0 too). The class is public
 // because that rule matters for quantized nets: logits on a coarse grid tie often, and `condense test`
 // reports how many predictions each Accuracy layer lost to ties alone (last_tally), so that a user
-// can tell a format too coarse for the logits from a net that is wrong.
+// can tell a format too coarse for the logits from a net that is wrong. AccuracyTallies sums those
+// tallies over a whole test, for `condense test` and the solver's test phases alike.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +16,8 @@
 #include "condense/net/layer.hpp"
 
 namespace condense {
+
+class Net;
 
 class AccuracyLayer : public Layer {
  public:
@@ -52,8 +56,6 @@ class AccuracyLayer : public Layer {
   int64_t inner_ = 0;
   Tally tally_;
 };
-
-class Net;
 
 // The tallies of every Accuracy layer of a net summed over the forward passes Add follows, in the
 // net's order: what `condense test` and the solver's test phases report as predictions lost to ties.

@@ -1,5 +1,7 @@
 #include "condense/layers/accuracy.hpp"
 
+#include <cmath>
+
 #include "condense/core/error.hpp"
 #include "condense/net/layer_registry.hpp"
 #include "condense/net/net.hpp"
@@ -9,6 +11,7 @@ namespace condense {
 void AccuracyLayer::LayerSetUp(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top) {
   const AccuracyParameter& param = layer_param_.accuracy_param();
   top_k_ = param.top_k();
+  CONDENSE_CHECK(top_k_ >= 1, Describe(), ": accuracy_param.top_k (", top_k_, ") must be at least 1");
   has_ignore_label_ = param.has_ignore_label();
   ignore_label_ = param.ignore_label();
 }
@@ -35,7 +38,11 @@ void AccuracyLayer::ForwardCpu(const std::vector<Blob*>& bottom, const std::vect
   tally_ = Tally();
   for (int64_t i = 0; i < outer_; ++i) {
     for (int64_t j = 0; j < inner_; ++j) {
-      const int label_value = static_cast<int>(label[i * inner_ + j]);
+      const float raw_label = label[i * inner_ + j];
+      // Checked before the cast: a NaN or huge float has no int value.
+      CONDENSE_CHECK(raw_label > -2.0e9f && raw_label < 2.0e9f, Describe(), ": label ", raw_label,
+                     " is not a class index");
+      const int label_value = static_cast<int>(raw_label);
       if (has_ignore_label_ && label_value == ignore_label_) continue;
       CONDENSE_CHECK(label_value >= 0 && label_value < classes_, Describe(), ": label ", label_value,
                      " is outside [0, ", classes_, ")");
@@ -43,11 +50,15 @@ void AccuracyLayer::ForwardCpu(const std::vector<Blob*>& bottom, const std::vect
       ++tally_.scored;
       const float* column = scores + i * dim + j;
       const float true_score = column[label_value * inner_];
+      // Caffe compares with >=, so a NaN true score beats nothing and counts as right: a diverged
+      // fine-tuning would then report accuracy 1. Here a NaN is wrong, and a NaN in another class
+      // outranks the label.
+      if (std::isnan(true_score)) continue;
       int64_t higher = 0, tied = 0;  // other classes
       for (int64_t k = 0; k < classes_; ++k) {
         if (k == label_value) continue;
         const float score = column[k * inner_];
-        higher += score > true_score ? 1 : 0;
+        higher += score > true_score || std::isnan(score) ? 1 : 0;
         tied += score == true_score ? 1 : 0;
       }
       if (higher + tied < top_k_) {
