@@ -20,6 +20,7 @@
 #include "condense/core/file_io.hpp"
 #include "condense/core/proto_io.hpp"
 #include "condense/net/upgrade.hpp"
+#include "condense/quant/layer_quantizer.hpp"
 #include "console_table.hpp"
 #include "flags.hpp"
 #include "verb.hpp"
@@ -134,8 +135,7 @@ int AnalyzeMain(const VerbArgs& args) {
     row.input = FormatOf(q.precision(), q.has_bw_layer_in(), q.bw_layer_in(), q.fl_layer_in());
     row.output = FormatOf(q.precision(), q.has_bw_layer_out(), q.bw_layer_out(), q.fl_layer_out());
     row.params_format =
-        FormatOf(q.has_params_precision() ? q.params_precision() : q.precision(), q.has_bw_params(),
-                 q.bw_params(), q.fl_params(), q.per_channel());
+        FormatOf(WeightPrecision(q), q.has_bw_params(), q.bw_params(), q.fl_params(), q.per_channel());
     row.range_method = RangeMethodName(options.range_method);
     row.saturation = quality[layer.name].saturation;
     row.sqnr_db = quality[layer.name].sqnr_db;
@@ -170,8 +170,8 @@ int AnalyzeMain(const VerbArgs& args) {
 CONDENSE_REGISTER_VERB("analyze",
                        "--model=M --weights=W --model_quantized=Q [--error_margin=2] [--iterations=50] "
                        "[--report=DIR] [--range_method=mse] [--cost=weight_bits|mac_bits] [--max_weight_bits=8] "
-                       "[--max_activation_bits=8] [--fold_bn] "
-                       "[--keep_first_last=BITS]",
+                       "[--max_activation_bits=8] [--format=dynamic_fixed_point|integer_affine] "
+                       "[--per_channel] [--fold_bn] [--keep_first_last=BITS]",
                        AnalyzeMain);
 
 }  // namespace condense::tools

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "condense/analyze/bit_width_search.hpp"
@@ -176,6 +177,34 @@ TEST_F(BitWidthSearchTest, MixedPrecisionUsesFewerBitsThanRistrettoWithinTheMarg
     EXPECT_TRUE(q.per_channel()) << layer;
     EXPECT_LT(q.range_in_min(), q.range_in_max()) << layer;
   }
+}
+
+// The size analyze reports, by hand for LeNet (weights + biases: conv1 500 + 20, conv2 25 000 + 50,
+// ip1 400 000 + 500, ip2 5 000 + 10).
+TEST_F(BitWidthSearchTest, WeightBitsCountBiasesScalesAndZeroPoints) {
+  REQUIRE_LENET();
+  NetEvaluator evaluator(scratch_ + "/net.prototxt", weights, 1);
+  EXPECT_EQ(431080 * 32, WeightBits(evaluator, {}));
+  std::map<std::string, QuantizationParameter> formats;
+  formats["conv1"].set_bw_params(4);  // biases in the weights' format, as Ristretto
+  formats["conv2"].set_bw_params(8);
+  formats["conv2"].set_bw_bias(16);
+  QuantizationParameter& ip1 = formats["ip1"];
+  ip1.set_params_precision(QuantizationParameter::INTEGER_AFFINE);
+  ip1.set_per_channel(true);
+  ip1.set_bw_params(2);
+  ip1.set_bw_bias(16);
+  const int64_t conv1 = 520 * 4, conv2 = 25000 * 8 + 50 * 16;
+  const int64_t ip1_bits = 400000 * 2 + 500 * (32 + 2) + 500 * 16;  // a scale and zero point per channel
+  EXPECT_EQ(conv1 + conv2 + ip1_bits + 5010 * 32, WeightBits(evaluator, formats));
+  // Power-of-two weights in [2^-8, 2^-1] and zero: 9 magnitudes and a sign, 5 bits; float biases.
+  formats["ip2"].set_precision(QuantizationParameter::INTEGER_POWER_OF_2_WEIGHTS);
+  const int64_t ip2 = 5000 * 5 + 10 * 32;
+  EXPECT_EQ(conv1 + conv2 + ip1_bits + ip2, WeightBits(evaluator, formats));
+  // Symmetric: no zero points; per tensor: one scale.
+  ip1.set_affine_symmetric(true);
+  ip1.set_per_channel(false);
+  EXPECT_EQ(conv1 + conv2 + 400000 * 2 + 32 + 500 * 16 + ip2, WeightBits(evaluator, formats));
 }
 
 TEST_F(BitWidthSearchTest, CommandsWriteNetsThatLoadAndReports) {

@@ -60,7 +60,8 @@ MixedPrecisionResult MixedPrecisionSearch(NetEvaluator& evaluator, const MixedPr
 NetParameter ApplyFormats(const NetParameter& model,
                           const std::map<std::string, QuantizationParameter>& formats);
 
-// Σ over the evaluator's quantizable layers of parameters × weight bits (32 where float).
+// The bits the quantizable layers' parameters take: weights at their width, biases at theirs, and an
+// integer affine format's scales and zero points (32 bits each value where float).
 int64_t WeightBits(const NetEvaluator& evaluator,
                    const std::map<std::string, QuantizationParameter>& formats);
 

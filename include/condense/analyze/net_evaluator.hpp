@@ -29,6 +29,8 @@ struct QuantizableLayer {
   std::string type;
   int index = 0;         // in the TEST net
   int64_t params = 0;    // weights and biases
+  int64_t weights = 0;   // of those, the weights (blob 0)
+  int64_t channels = 0;  // the weights' output channels (axis 0)
   int64_t macs = 0;      // multiply-accumulates per image
 };
 

@@ -31,6 +31,9 @@ struct LayerFormats {
   bool per_channel = false;
 };
 
+// The precision of a layer's weights: params_precision where set, else the layer's precision.
+QuantizationParameter::Precision WeightPrecision(const QuantizationParameter& param);
+
 // Reads and checks a layer's quantization_param. `where` prefixes errors ("net.prototxt: layer 'conv1'").
 LayerFormats ReadLayerFormats(const QuantizationParameter& param, const std::string& where);
 

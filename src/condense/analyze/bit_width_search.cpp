@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "condense/core/error.hpp"
+#include "condense/quant/layer_quantizer.hpp"
 
 namespace condense {
 namespace {
@@ -178,23 +179,44 @@ NetParameter ApplyFormats(const NetParameter& model, const Formats& formats) {
   return result;
 }
 
+namespace {
+
+// The bits a layer's stored parameters take in format `q`: each weight at the weights' width, an
+// integer affine format's scales (32-bit floats) and zero points per tensor or per channel, and the
+// biases at theirs (the weights' format unless bw_bias gives one; float beside power-of-two or affine
+// weights, as the layer computes them).
+int64_t LayerWeightBits(const QuantizableLayer& layer, const QuantizationParameter& q) {
+  if (!q.quantize_params()) return layer.params * 32;
+  const int64_t biases = layer.params - layer.weights;
+  const int64_t bias_bits = q.bw_bias() > 0 ? q.bw_bias() : 32;
+  switch (WeightPrecision(q)) {
+    case QuantizationParameter::MINIFLOAT: {
+      const int64_t bits = 1 + q.exp_bits() + q.mant_bits();
+      return layer.weights * bits + biases * (q.bw_bias() > 0 ? bias_bits : bits);
+    }
+    case QuantizationParameter::INTEGER_POWER_OF_2_WEIGHTS: {
+      // A sign and an exponent index, with one code more for the exact zero.
+      const int64_t bits = 1 + static_cast<int>(std::ceil(std::log2(q.exp_max() - q.exp_min() + 2.0)));
+      return layer.weights * bits + biases * bias_bits;
+    }
+    case QuantizationParameter::INTEGER_AFFINE: {
+      const int64_t scales = q.per_channel() ? layer.channels : 1;
+      const int64_t zero_point_bits = q.affine_symmetric() ? 0 : q.bw_params();
+      return layer.weights * q.bw_params() + scales * (32 + zero_point_bits) + biases * bias_bits;
+    }
+    default:
+      if (!q.has_bw_params()) return layer.params * 32;
+      return layer.weights * q.bw_params() + biases * (q.bw_bias() > 0 ? bias_bits : q.bw_params());
+  }
+}
+
+}  // namespace
+
 int64_t WeightBits(const NetEvaluator& evaluator, const Formats& formats) {
   int64_t total = 0;
   for (const QuantizableLayer& layer : evaluator.quantizable_layers()) {
-    int bits = 32;
     auto found = formats.find(layer.name);
-    if (found != formats.end()) {
-      const QuantizationParameter& q = found->second;
-      if (q.precision() == QuantizationParameter::MINIFLOAT) {
-        bits = 1 + q.exp_bits() + q.mant_bits();
-      } else if (q.precision() == QuantizationParameter::INTEGER_POWER_OF_2_WEIGHTS) {
-        // A sign and an exponent index, with one code more for the exact zero.
-        bits = 1 + static_cast<int>(std::ceil(std::log2(q.exp_max() - q.exp_min() + 2.0)));
-      } else if (q.has_bw_params()) {
-        bits = q.bw_params();
-      }
-    }
-    total += layer.params * bits;
+    total += found == formats.end() ? layer.params * 32 : LayerWeightBits(layer, found->second);
   }
   return total;
 }

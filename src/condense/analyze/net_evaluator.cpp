@@ -100,6 +100,10 @@ NetEvaluator::NetEvaluator(NetParameter param, NetParameter weights, int iterati
     q.type = layer.type();
     q.index = static_cast<int>(i);
     for (const auto& blob : layer.blobs()) q.params += blob->count();
+    if (!layer.blobs().empty()) {
+      q.weights = layer.blobs()[0]->count();
+      q.channels = layer.blobs()[0]->num_axes() > 0 ? layer.blobs()[0]->shape(0) : 1;
+    }
     q.macs = MacsPerImage(layer, *float_net.top_vecs()[i][0]);
     quantizable_.push_back(q);
     LayerRanges& ranges = ranges_[q.name];

@@ -157,11 +157,14 @@ void ReadParameterFormats(QuantizationParameter::Precision precision, const Quan
 
 }  // namespace
 
+QuantizationParameter::Precision WeightPrecision(const QuantizationParameter& param) {
+  return param.has_params_precision() ? param.params_precision() : param.precision();
+}
+
 LayerFormats ReadLayerFormats(const QuantizationParameter& param, const std::string& where) {
   const std::string at = where + ": quantization_param";
   const Rounding rounding = RoundingOf(param);
-  const QuantizationParameter::Precision weight_precision =
-      param.has_params_precision() ? param.params_precision() : param.precision();
+  const QuantizationParameter::Precision weight_precision = WeightPrecision(param);
   LayerFormats formats;
   ReadActivationFormats(param.precision(), param, rounding, at, &formats);
   ReadParameterFormats(weight_precision, param, rounding, at, &formats);
