@@ -2,7 +2,7 @@
 # What simulating reduced word widths costs, side by side in one run:
 #  1. `condense time` of LeNet (batch 64) and cifar10_quick (batch 100) with every Convolution and
 #     InnerProduct at dynamic fixed point 8/8/8, over the float net, in TRAIN (forward+backward) and TEST
-#     (forward), 1 thread, best of 3;
+#     (forward), 1 thread, best of 3 with float and quantized runs taking turns;
 #  2. quantize-kernel throughput per core for each format (build/bench/quant_bench, Google Benchmark),
 #     and torch.fake_quantize_per_tensor_affine beside it where Debian's python3-torch is installed.
 set -euo pipefail
@@ -27,24 +27,32 @@ open(sys.argv[2], 'w').write(re.sub(r'layer \{.*?\n\}', add, text, flags=re.S))
 PY
 }
 
-best_ms() { # model phase key
-  local best=1e9
-  for _ in 1 2 3; do
-    build/condense time --model="$1" --stage=synthetic --phase="$2" --iterations="$iterations" --threads=1 \
-      --json="$out/t.json" >"$out/log" 2>&1 || { tail -3 "$out/log"; exit 1; }
-    best=$(python3 -c "import json; print(min($best, json.load(open('$out/t.json'))['$3']))")
-  done
-  echo "$best"
+time_ms() { # model phase key
+  build/condense time --model="$1" --stage=synthetic --phase="$2" --iterations="$iterations" --threads=1 \
+    --json="$out/t.json" >"$out/log" 2>&1 || { tail -3 "$out/log" >&2; exit 1; }
+  python3 -c "import json; print(json.load(open('$out/t.json'))['$3'])"
 }
 
-echo "== simulation overhead, DFP 8/8/8 over float, 1 thread (ms, best of 3)"
+# The best of 3 runs of each model, float and quantized taking turns, so that a machine that slows
+# down or speeds up during the measurement weighs on both alike.
+best_pair() { # float_model quantized_model phase key -> "float quantized"
+  local f=1e9 q=1e9
+  for _ in 1 2 3; do
+    f=$(python3 -c "print(min($f, $(time_ms "$1" "$3" "$4")))")
+    q=$(python3 -c "print(min($q, $(time_ms "$2" "$3" "$4")))")
+  done
+  echo "$f $q"
+}
+
+echo "== simulation overhead, DFP 8/8/8 over float, 1 thread (ms, best of 3, runs alternating)"
 printf '%-14s %-6s %10s %10s %8s\n' net phase float quantized ratio
 for net in lenet cifar10_quick; do
   model=models/$net/${net}_train_test.prototxt
   quantize_model "$model" "$out/q.prototxt"
   for phase in TRAIN TEST; do
     key=forward_backward_ms; [[ $phase == TEST ]] && key=forward_ms
-    f=$(best_ms "$model" $phase $key); q=$(best_ms "$out/q.prototxt" $phase $key)
+    pair=$(best_pair "$model" "$out/q.prototxt" $phase $key)
+    read -r f q <<<"$pair"
     printf '%-14s %-6s %10.2f %10.2f %7.2fx\n' "$net" "$phase" "$f" "$q" "$(python3 -c "print($q/$f)")"
   done
 done
