@@ -141,6 +141,37 @@ TEST(KernelPathsTest, EveryPathMatchesTheReferenceBitForBit) {
   }
 }
 
+// Outputs of 4M floats and more are written with streaming stores from the first 64-byte boundary on:
+// the same bits, wherever the output starts and on one thread or two.
+TEST(KernelPathsTest, LargeOutputsStreamedMatchTheReference) {
+  const int64_t n = (int64_t{4} << 20) + 21;
+  ScopedThreadCount restore(ThreadCount());
+  const std::vector<FormatUnderTest> all = FormatsUnderTest();
+  // One format of each kind: dynamic fixed point, minifloat, power of two, affine.
+  for (const FormatUnderTest* format : {&all[0], &all[9], &all[19], &all[24]}) {
+    const std::vector<float> in = testing::StressTensor(n, format->step, format->max, 11);
+    for (Rounding rounding : {Rounding::kNearest, Rounding::kStochastic}) {
+      int64_t expected_saturated = 0;
+      const std::vector<float> expected = ReferenceOutput(*format, in, rounding, 5, 3, &expected_saturated);
+      for (KernelPath path : testing::SupportedKernelPaths()) {
+        testing::ScopedKernelPath scoped(path);
+        for (int threads : {1, 2}) {
+          SetThreadCount(threads);
+          // Two starts 12 bytes apart: at most one is on a 64-byte boundary, so a head is written too.
+          std::vector<float> buffer(n + 3);
+          for (float* out : {buffer.data() + 3, buffer.data()}) {
+            const std::string what = std::string(KernelPathName(path)) + " " + format->name + " " +
+                                     RoundingName(rounding) + " threads " + std::to_string(threads) +
+                                     " offset " + std::to_string(out - buffer.data());
+            EXPECT_EQ(expected_saturated, format->kernel(in.data(), out, n, rounding, 5, 3, nullptr)) << what;
+            ExpectSameArrays(expected, std::vector<float>(out, out + n), in, what);
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(KernelPathsTest, OutputDoesNotDependOnSplitOrThreads) {
   const int64_t n = 300001;  // large enough to be split over threads
   ScopedThreadCount restore(ThreadCount());
