@@ -71,6 +71,23 @@ TEST(ParallelTest, CoversTheRangeOnceAndSplitsStatically) {
   EXPECT_EQ(1, owner[500]);
 }
 
+// A ParallelFor inside another (a kernel called from a layer's loop over images) still covers every
+// index once, whatever team size the inner region gets.
+TEST(ParallelTest, NestedLoopsCoverEveryIndex) {
+  SetThreadCount(2);
+  std::vector<std::vector<int>> hits(4, std::vector<int>(1000, 0));
+  ParallelFor(4, [&](int64_t begin, int64_t end, int) {
+    for (int64_t outer = begin; outer < end; ++outer) {
+      ParallelFor(1000, [&](int64_t inner_begin, int64_t inner_end, int) {
+        for (int64_t i = inner_begin; i < inner_end; ++i) ++hits[outer][i];
+      });
+    }
+  });
+  for (const std::vector<int>& row : hits) {
+    for (int h : row) EXPECT_EQ(1, h);
+  }
+}
+
 TEST(ParallelTest, ExceptionsCrossTheRegion) {
   SetThreadCount(2);
   EXPECT_THROW(ParallelFor(10, [](int64_t, int64_t, int thread) {

@@ -7,6 +7,7 @@
 
 #include "condense/core/error.hpp"
 #include "condense/core/math.hpp"
+#include "condense/core/parallel.hpp"
 #include "condense/core/random.hpp"
 #include "condense/net/layer_registry.hpp"
 #include "condense/net/net.hpp"
@@ -204,7 +205,14 @@ TEST(LayerQuantizerTest, OutputsQuantizedInTheBiasPassEqualTheWrappersPass) {
       {R"(name: "f" type: "InnerProduct" inner_product_param { num_output: 7
           weight_filler { type: "gaussian" std: 0.5 } bias_filler { type: "gaussian" std: 1 } })",
        {1, 9}},
+      // 32 768 outputs per image: the kernel that quantizes one image splits it over threads from
+      // inside the layer's own loop over images, where OpenMP gives it a team of one.
+      {R"(name: "c" type: "Convolution" convolution_param { num_output: 32 kernel_size: 1
+          weight_filler { type: "gaussian" std: 0.5 } bias_filler { type: "gaussian" std: 1 } })",
+       {2, 1, 32, 32}},
   };
+  const int saved_threads = ThreadCount();
+  SetThreadCount(2);
   for (const auto& [text, shape] : cases) {
     SeedRandom(21);
     auto fused = MakeLayer(text + quantization);
@@ -238,6 +246,7 @@ TEST(LayerQuantizerTest, OutputsQuantizedInTheBiasPassEqualTheWrappersPass) {
       ASSERT_EQ(diff_separate.diff()[i], diff_fused.diff()[i]) << text << " input gradient " << i;
     }
   }
+  SetThreadCount(saved_threads);
 }
 
 TEST(LayerQuantizerTest, GradientsPassStraightThroughToTheFloatWeights) {

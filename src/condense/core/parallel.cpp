@@ -39,9 +39,13 @@ void ParallelFor(int64_t n, const std::function<void(int64_t, int64_t, int)>& bo
   std::exception_ptr failure;
 #pragma omp parallel num_threads(threads)
   {
+    // Split by the team OpenMP actually gave: inside another parallel region (a layer's loop over
+    // images calling a quantize kernel) nesting is off and the team has one thread, which must then
+    // do all of the work, not the first of `threads` shares.
+    const int team = omp_get_num_threads();
     const int thread = omp_get_thread_num();
-    const int64_t begin = n * thread / threads;
-    const int64_t end = n * (thread + 1) / threads;
+    const int64_t begin = n * thread / team;
+    const int64_t end = n * (thread + 1) / team;
     try {
       if (begin < end) body(begin, end, thread);
     } catch (...) {
