@@ -105,8 +105,10 @@ int AnalyzeMain(const VerbArgs& args) {
   std::map<std::string, NetEvaluator::LayerQuality> quality;
   evaluator.Score(ApplyFormats(evaluator.test_net(), result.search.formats), 0, &quality);
   const NetParameter quantized = ApplyFormats(model, result.search.formats);
-  WriteTextProtoFile(FLAGS_model_quantized, quantized);
+  // The folded weights first: an interrupted run never leaves a new prototxt beside missing or stale
+  // weights.
   if (!folded_weights_path.empty()) WriteBinaryProtoFile(folded_weights_path, weights);
+  WriteTextProtoFile(FLAGS_model_quantized, quantized);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 

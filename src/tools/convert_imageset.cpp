@@ -12,6 +12,7 @@
 #include <iostream>
 #include <vector>
 
+#include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "condense/core/blob.hpp"
@@ -53,6 +54,25 @@ std::string ExtensionOf(const std::string& path) {
   return Lowercase(path.substr(dot + 1));
 }
 
+// Whether OpenCV can write `encoding` ("png", "jpg", ...): a plain word its imencode knows.
+bool HasImageWriter(const std::string& encoding) {
+  if (encoding.empty()) return false;
+  for (char c : encoding) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) return false;
+  }
+  return cv::haveImageWriter("." + encoding);
+}
+
+// --encode_type, lowercased and without a leading dot (".png" is "png"); refuses a format OpenCV
+// cannot write before any work is done.
+std::string EncodeTypeFromFlag() {
+  std::string type = Lowercase(FLAGS_encode_type);
+  if (!type.empty() && type[0] == '.') type.erase(0, 1);
+  CONDENSE_CHECK(FLAGS_encode_type.empty() || HasImageWriter(type), "--encode_type='",
+                 FLAGS_encode_type, "': OpenCV has no encoder for this format (try png or jpg)");
+  return type;
+}
+
 bool SameEncoding(const std::string& extension, const std::string& encoding) {
   if (extension == encoding) return true;
   return (extension == "jpeg" && encoding == "jpg") || (extension == "jpg" && encoding == "jpeg");
@@ -73,9 +93,16 @@ Datum ImageToDatum(const std::string& path, const cv::Mat& image, int label, boo
   if (file_as_is) {
     datum.set_data(ReadFileToString(path));
   } else {
+    // An encoding guessed from a file's extension may have no encoder; imencode would throw.
+    CONDENSE_CHECK(HasImageWriter(encoding), path, ": cannot re-encode the image as '", encoding,
+                   "': OpenCV has no encoder for it; give --encode_type=png or jpg");
     std::vector<uchar> buffer;
-    CONDENSE_CHECK(cv::imencode("." + encoding, image, buffer), path,
-                   ": OpenCV cannot encode the image as '", encoding, "'");
+    try {
+      CONDENSE_CHECK(cv::imencode("." + encoding, image, buffer), path,
+                     ": OpenCV cannot encode the image as '", encoding, "'");
+    } catch (const cv::Exception& error) {
+      Fail(path, ": OpenCV cannot encode the image as '", encoding, "' (", error.err, ")");
+    }
     datum.set_data(buffer.data(), buffer.size());
   }
   datum.set_label(label);
@@ -99,7 +126,7 @@ int ConvertImagesetMain(const VerbArgs& args) {
   const std::string& db_path = args[2];
   const bool is_color = !FLAGS_gray;
   const bool resized = FLAGS_resize_width > 0;
-  const std::string encode_type = Lowercase(FLAGS_encode_type);
+  const std::string encode_type = EncodeTypeFromFlag();
   const bool encoded = FLAGS_encoded || !encode_type.empty();
   if (!FLAGS_encoded && encoded) LOG(INFO) << "--encode_type given: storing encoded images";
   if (encoded && FLAGS_check_size) LOG(WARNING) << "--check_size does not apply to encoded images";

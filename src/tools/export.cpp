@@ -97,7 +97,7 @@ int ExportMain(const VerbArgs& args) {
   NetParameter model = ReadNetParameterFile(FLAGS_model);
   model.mutable_state()->set_phase(PhaseFromFlag(TEST));
   model.mutable_state()->set_level(FLAGS_level);
-  model.mutable_state()->clear_stage();
+  // --stage adds to the prototxt's own state { stage }, as in Caffe.
   for (const std::string& stage : StagesFromFlag()) model.mutable_state()->add_stage(stage);
   std::vector<NetParameter> weights;
   const std::vector<std::string> weight_paths = SplitCommas(FLAGS_weights);

@@ -52,6 +52,10 @@ namespace condense::tools {
 void CheckSearchFlags(const char* verb) {
   RequireFlag(FLAGS_model, "model", verb);
   RequireFlag(FLAGS_weights, "weights", verb);
+  // The search scores one trained net: unlike train, test and time, these verbs read one file.
+  CONDENSE_CHECK(FLAGS_weights.find(',') == std::string::npos, "condense ", verb,
+                 " reads one weights file, but --weights='", FLAGS_weights,
+                 "' lists several (comma-separated lists are for train, test and time)");
   RequireFlag(FLAGS_model_quantized, "model_quantized", verb);
   CONDENSE_CHECK(FLAGS_iterations > 0, "--iterations must be positive, not ", FLAGS_iterations);
   CONDENSE_CHECK(FLAGS_error_margin > 0 && FLAGS_error_margin < 100,

@@ -29,10 +29,10 @@ namespace condense::tools {
 Phase PhaseFromFlag(Phase fallback);
 std::vector<std::string> StagesFromFlag();
 std::vector<std::string> SplitCommas(const std::string& text);
-// Copies every file of --weights (comma-separated) into the net, in order, as Caffe does.
+// Throws "condense VERB needs --FLAG" when `value` is empty.
 void RequireFlag(const std::string& value, const char* flag_name, const char* verb);
-// The flags quantize and analyze share: --model, --weights, --model_quantized given, --iterations
-// positive, --error_margin strictly between 0 and 100 points.
+// The flags quantize and analyze share: --model, --weights (one file, not a comma-separated list),
+// --model_quantized given, --iterations positive, --error_margin strictly between 0 and 100 points.
 void CheckSearchFlags(const char* verb);
 // --range_method, or the verb's default where it is not given; an unknown name is an error that names
 // the flag.

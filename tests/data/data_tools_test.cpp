@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+
 #include "condense/core/file_io.hpp"
 #include "condense/core/proto_io.hpp"
 #include "condense/data/idx_file.hpp"
@@ -102,6 +105,53 @@ TEST_F(DataToolsTest, ConvertMnistRefusesBadInputsAndLeavesNothing) {
             1);
   EXPECT_NE(last_stderr_.find("LevelDB"), std::string::npos) << last_stderr_;
   EXPECT_TRUE(DirectoryEntries().empty());
+}
+
+TEST_F(DataToolsTest, ConvertMnistIntoAPathWithATrailingSlash) {
+  const std::string files = std::string(CONDENSE_SOURCE_DIR) + "/tests/bad_inputs/files";
+  const std::string inputs = "'" + files + "/images_2x3x3.idx' '" + files + "/labels_2.idx' ";
+  // "db/" once staged the database inside db/ and then failed, leaving an empty db/ behind.
+  ASSERT_EQ(Condense("convert_mnist " + inputs + "'" + dir_ + "/db/'"), 0) << last_stderr_;
+  EXPECT_EQ(DirectoryEntries(), std::vector<std::string>{"db"});
+  EXPECT_EQ(LmdbCursor(dir_ + "/db").entries(), 2);
+  EXPECT_EQ(Condense("convert_mnist " + inputs + "'" + dir_ + "/db/'"), 1);
+  EXPECT_NE(last_stderr_.find("already exists"), std::string::npos) << last_stderr_;
+}
+
+TEST_F(DataToolsTest, ConvertImagesetRefusesEncodingsOpenCvCannotWrite) {
+  const std::string images = dir_ + "/images";
+  MakeDirectories(images);
+  // A PNG under an extension OpenCV has no encoder for: reading works (by content), re-encoding not.
+  ASSERT_TRUE(cv::imwrite(images + "/a.png", cv::Mat(4, 4, CV_8UC3, cv::Scalar(10, 20, 30))));
+  std::filesystem::rename(images + "/a.png", images + "/a.xyz");
+  const std::string list = images + "/list.txt";
+  std::ofstream(list) << "a.xyz 1\n";
+  const std::string db = dir_ + "/db";
+  for (const std::string type : {"xyz", "png;"}) {
+    EXPECT_EQ(Condense("convert_imageset --encode_type='" + type + "' '" + images + "/' '" + list +
+                       "' '" + db + "'"),
+              1)
+        << type;
+    EXPECT_NE(last_stderr_.find("--encode_type='" + type + "': OpenCV has no encoder"),
+              std::string::npos)
+        << last_stderr_;
+  }
+  // The encoding guessed from the extension, needed because the image is resized: an error naming it.
+  EXPECT_EQ(Condense("convert_imageset --encoded --resize_width=2 --resize_height=2 '" + images +
+                     "/' '" + list + "' '" + db + "'"),
+            1);
+  EXPECT_NE(last_stderr_.find("a.xyz: cannot re-encode the image as 'xyz'"), std::string::npos)
+      << last_stderr_;
+  EXPECT_EQ(last_stderr_.find("cv::Exception"), std::string::npos) << last_stderr_;
+  // A leading dot is the same format; the database is written.
+  ASSERT_EQ(Condense("convert_imageset --encode_type=.PNG '" + images + "/' '" + list + "' '" + db + "'"),
+            0)
+      << last_stderr_;
+  LmdbCursor cursor(db);
+  Datum datum;
+  datum.ParseFromArray(cursor.value().data(), static_cast<int>(cursor.value().size()));
+  EXPECT_TRUE(datum.encoded());
+  EXPECT_EQ(datum.data().substr(1, 3), "PNG");
 }
 
 TEST_F(DataToolsTest, ComputeImageMeanOfTheCaffeLmdb) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -126,6 +128,44 @@ TEST_F(LmdbDatabaseTest, AnUnfinishedWriterLeavesNothingBehind) {
   }
   EXPECT_FALSE(FileExists(path));
   EXPECT_TRUE(std::filesystem::is_empty(dir_));
+}
+
+TEST_F(LmdbDatabaseTest, WriterIgnoresTrailingSlashes) {
+  // "out/db/" once staged the database inside out/db/ and then failed to rename it onto its parent.
+  {
+    LmdbWriter writer(dir_ + "/db//", 10);
+    writer.Put("k", "v");
+    writer.Finish();
+    EXPECT_EQ(writer.path(), dir_ + "/db");
+  }
+  LmdbCursor cursor(dir_ + "/db");
+  EXPECT_EQ(cursor.entries(), 1);
+  // Nothing but the database itself is left in the output directory.
+  int entries = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    EXPECT_EQ(entry.path().filename(), "db");
+    ++entries;
+  }
+  EXPECT_EQ(entries, 1);
+  const std::string message = ErrorOf([&] { LmdbWriter writer(dir_ + "/db/"); });
+  EXPECT_NE(message.find("already exists"), std::string::npos) << message;
+}
+
+TEST_F(LmdbDatabaseTest, AWriterThatCannotOpenLeavesNoStagingDirectory) {
+  // A path whose staging directory can be made but whose files (".../lock.mdb") exceed PATH_MAX:
+  // mdb_env_open fails after the directory exists.
+  std::string parent = dir_;
+  const std::string suffix = ".partial-" + std::to_string(::getpid());
+  constexpr size_t kStagingLength = 4090;  // + "/lock.mdb" passes 4095, the longest path Linux takes
+  while (parent.size() + 1 + 200 + 1 + suffix.size() < kStagingLength) {
+    parent += "/" + std::string(200, 'p');
+  }
+  const std::string path =
+      parent + "/" + std::string(kStagingLength - parent.size() - 1 - suffix.size(), 'd');
+  ASSERT_EQ(path.size() + suffix.size(), kStagingLength);
+  EXPECT_THROW(LmdbWriter writer(path), Error);
+  EXPECT_FALSE(FileExists(path + suffix));
+  EXPECT_FALSE(FileExists(path));
 }
 
 TEST_F(LmdbDatabaseTest, ErrorsNameThePath) {

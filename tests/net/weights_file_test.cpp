@@ -2,6 +2,7 @@
 // a write -> read round trip is exact (float, double, diffs), and broken files give an Error.
 #include "condense/net/weights_file.hpp"
 
+#include <google/protobuf/text_format.h>
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -9,11 +10,13 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <string>
 #include <vector>
 
 #include "condense/core/blob.hpp"
 #include "condense/core/error.hpp"
 #include "condense/core/file_io.hpp"
+#include "condense/net/net.hpp"
 #include "condense/net/upgrade.hpp"
 #include "support/shared_data.hpp"
 
@@ -119,6 +122,132 @@ TEST_F(WeightsFileTest, RoundTripKeepsFloatDoubleAndDiffsExactly) {
     }
   }
   EXPECT_TRUE(MessageDifferencer::Equals(without_diff, ReadHdf5Weights(path)));
+}
+
+// fc1 owns "w" and "b"; fc2 shares "w" with fc1 (param { name: "w" }) and owns its bias; fc3 owns its
+// weights and shares "b". Caffe's ToHDF5 writes fc2's dataset "1" only and fc3's "0" only.
+const char* kSharingNet = R"(
+  layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 } } }
+  layer { name: "fc1" type: "InnerProduct" bottom: "x" top: "y1" param { name: "w" } param { name: "b" }
+          inner_product_param { num_output: 3 } }
+  layer { name: "fc2" type: "InnerProduct" bottom: "y1" top: "y2" param { name: "w" } param { }
+          inner_product_param { num_output: 3 } }
+  layer { name: "fc3" type: "InnerProduct" bottom: "y2" top: "y3" param { } param { name: "b" }
+          inner_product_param { num_output: 3 } }
+)";
+
+NetParameter ParseNet(const std::string& text) {
+  NetParameter param;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &param)) << text;
+  param.mutable_state()->set_phase(TEST);
+  return param;
+}
+
+BlobProto FilledBlob(const std::vector<int64_t>& shape, float first) {
+  BlobProto blob;
+  int64_t count = 1;
+  for (int64_t dim : shape) {
+    blob.mutable_shape()->add_dim(dim);
+    count *= dim;
+  }
+  for (int64_t i = 0; i < count; ++i) blob.add_data(first + static_cast<float>(i));
+  return blob;
+}
+
+// The weights Caffe would write for kSharingNet: shared parameters left out.
+NetParameter SharingNetWeights() {
+  NetParameter weights;
+  LayerParameter* fc1 = weights.add_layer();
+  fc1->set_name("fc1");
+  *fc1->add_blobs() = FilledBlob({3, 3}, 1.0f);
+  *fc1->add_blobs() = FilledBlob({3}, 100.0f);
+  LayerParameter* fc2 = weights.add_layer();
+  fc2->set_name("fc2");
+  fc2->add_blobs();  // absent: the weights are fc1's
+  *fc2->add_blobs() = FilledBlob({3}, 200.0f);
+  LayerParameter* fc3 = weights.add_layer();
+  fc3->set_name("fc3");
+  *fc3->add_blobs() = FilledBlob({3, 3}, 300.0f);  // no blob 1: the bias is fc1's
+  return weights;
+}
+
+TEST_F(WeightsFileTest, SharedParametersMayBeMissingFromHdf5Files) {
+  const std::string path = dir_ + "/shared.caffemodel.h5";
+  NetParameter weights = SharingNetWeights();
+  for (LayerParameter& layer : *weights.mutable_layer()) {
+    for (BlobProto& blob : *layer.mutable_blobs()) {
+      for (int i = 0; i < blob.data_size(); ++i) blob.add_diff(-blob.data(i));
+    }
+  }
+  WriteHdf5Weights(path, weights, /*write_diff=*/true);
+  // The gaps survive the round trip: fc2 has dataset "1" but no "0" (an empty dataset "0" would read
+  // back as a blob with a shape), fc3 has "0" only; diffs follow the same layout.
+  const NetParameter read = ReadHdf5Weights(path, /*read_diff=*/true);
+  ASSERT_EQ(3, read.layer_size());
+  for (const LayerParameter& layer : read.layer()) {
+    if (layer.name() == "fc2") {
+      ASSERT_EQ(2, layer.blobs_size());
+      EXPECT_TRUE(IsAbsentBlob(layer.blobs(0)));
+      EXPECT_FALSE(IsAbsentBlob(layer.blobs(1)));
+      EXPECT_EQ(-200.0f, layer.blobs(1).diff(0));
+    } else if (layer.name() == "fc3") {
+      ASSERT_EQ(1, layer.blobs_size());
+      EXPECT_FALSE(IsAbsentBlob(layer.blobs(0)));
+    } else {
+      EXPECT_EQ(2, layer.blobs_size());
+    }
+  }
+  // Written again, the file keeps its gaps.
+  WriteHdf5Weights(dir_ + "/again.caffemodel.h5", read, /*write_diff=*/true);
+  EXPECT_TRUE(MessageDifferencer::Equals(
+      read, ReadHdf5Weights(dir_ + "/again.caffemodel.h5", /*read_diff=*/true)));
+
+  Net net(ParseNet(kSharingNet), "sharing.prototxt");
+  net.CopyTrainedLayersFromFile(path);
+  const auto& fc1 = net.layer_by_name("fc1")->blobs();
+  const auto& fc2 = net.layer_by_name("fc2")->blobs();
+  const auto& fc3 = net.layer_by_name("fc3")->blobs();
+  EXPECT_EQ(1.0f, fc1[0]->data()[0]);
+  EXPECT_EQ(1.0f, fc2[0]->data()[0]);  // shared with fc1
+  EXPECT_EQ(200.0f, fc2[1]->data()[0]);
+  EXPECT_EQ(300.0f, fc3[0]->data()[0]);
+  EXPECT_EQ(100.0f, fc3[1]->data()[0]);  // shared with fc1
+}
+
+TEST_F(WeightsFileTest, AMissingParameterThatIsNotSharedIsAnError) {
+  const std::string path = dir_ + "/shared.caffemodel.h5";
+  WriteHdf5Weights(path, SharingNetWeights());
+  // The same layers without any sharing: fc2's weights and fc3's bias come from nowhere.
+  std::string unshared = kSharingNet;
+  for (const std::string name : {"param { name: \"w\" }", "param { name: \"b\" }"}) {
+    for (size_t at; (at = unshared.find(name)) != std::string::npos;) {
+      unshared.replace(at, name.size(), "param { }");
+    }
+  }
+  Net net(ParseNet(unshared));
+  try {
+    net.CopyTrainedLayersFromFile(path);
+    FAIL() << "no error";
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    EXPECT_NE(std::string::npos, message.find(path)) << message;
+    EXPECT_TRUE(message.find("'fc2'") != std::string::npos ||
+                message.find("'fc3'") != std::string::npos)
+        << message;
+  }
+  // A gap for a parameter that is not shared, in fc2 alone.
+  NetParameter weights = SharingNetWeights();
+  weights.mutable_layer(2)->add_blobs()->CopyFrom(FilledBlob({3}, 400.0f));
+  WriteHdf5Weights(path, weights);
+  Net partly(ParseNet(unshared));
+  try {
+    partly.CopyTrainedLayersFromFile(path);
+    FAIL() << "no error";
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    EXPECT_NE(std::string::npos, message.find(path)) << message;
+    EXPECT_NE(std::string::npos, message.find("layer 'fc2' parameter 0")) << message;
+  }
 }
 
 TEST_F(WeightsFileTest, WriterRefusesUnwritableLayers) {

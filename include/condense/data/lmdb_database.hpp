@@ -50,7 +50,8 @@ class LmdbCursor {
 
 class LmdbWriter {
  public:
-  // Refuses a `path` that already exists, as Caffe's converters do.
+  // Refuses a `path` that already exists, as Caffe's converters do; trailing slashes are ignored
+  // ("out/db/" is "out/db"). A failure here leaves no staging directory behind.
   explicit LmdbWriter(const std::string& path, int64_t commit_every = 1000);
   // Without a successful Finish(), removes the temporary directory and everything in it.
   ~LmdbWriter();

@@ -20,7 +20,8 @@ class Net {
  public:
   // `param.state()` selects the layers; `source` (a file name) prefixes error messages.
   explicit Net(const NetParameter& param, const std::string& source = "");
-  // Reads and upgrades a prototxt, then builds it for the given phase, level and stages.
+  // Reads and upgrades a prototxt, then builds it for the given phase and level, with `stages` added
+  // to the stages its own `state { stage }` lists (as Caffe's Net constructor does).
   static std::unique_ptr<Net> FromFile(const std::string& path, Phase phase, int level = 0,
                                        const std::vector<std::string>& stages = {});
 
@@ -40,7 +41,9 @@ class Net {
   void Reshape();
 
   // Copies weights into layers of the same name; layers absent from this net are ignored, a shape
-  // mismatch is an error naming the layer and both shapes.
+  // mismatch is an error naming the layer and both shapes. A blob the weights lack (Caffe's HDF5
+  // files hold only the parameters a layer owns) is skipped when this net shares that parameter
+  // with another layer, and an error otherwise.
   void CopyTrainedLayersFrom(const NetParameter& weights, const std::string& source = "");
   // Reads a .caffemodel or .caffemodel.h5 file (upgraded as needed) and copies its weights.
   void CopyTrainedLayersFromFile(const std::string& path);
@@ -86,6 +89,8 @@ class Net {
   int AppendBottom(const NetParameter& param, int layer_id, int bottom_id,
                    std::map<std::string, int>* available_blobs);
   void AppendParam(const NetParameter& param, int layer_id, int param_id);
+  void SetSharedMultiplier(int layer_id, const std::string& param_name, const char* field,
+                           float value, float* multiplier, int* setter);
 
   std::string name_;
   std::string source_;
@@ -114,6 +119,9 @@ class Net {
   std::vector<int> learnable_param_ids_;
   std::vector<float> params_lr_;
   std::vector<float> params_weight_decay_;
+  // Per learnable parameter: the layer whose param { } set lr_mult / decay_mult explicitly, or -1.
+  std::vector<int> params_lr_setter_;
+  std::vector<int> params_decay_setter_;
   std::vector<Blob*> input_blobs_;
   std::vector<int> input_blob_indices_;
   std::vector<Blob*> output_blobs_;
@@ -124,7 +132,9 @@ class Net {
 bool StateMeetsRule(const NetState& state, const NetStateRule& rule, const std::string& layer_name);
 // The layers of `param` that the state selects, in order.
 NetParameter FilterNet(const NetParameter& param);
-// Adds Split layers so that every blob read by several layers has one reader per copy.
+// Adds Split layers so that every blob read by several layers has one reader per copy, as Caffe's
+// InsertSplits does: a loss top (explicit loss_weight or a loss layer's default) counts as one more
+// reader, its copy 0 carries the loss weight and the readers take copies 1, 2, ...
 NetParameter InsertSplits(const NetParameter& param);
 
 }  // namespace condense

@@ -62,8 +62,12 @@ void WriteFileAtomically(const std::string& path, const std::string& contents) {
   const int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   CONDENSE_CHECK(fd >= 0, path, ": cannot write (", std::strerror(errno), ")");
   WriteAll(fd, contents, temp_path);
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const std::string reason = std::strerror(errno);
+  // Close whatever fsync says, so a failing flush never leaks the descriptor.
+  const bool synced = ::fsync(fd) == 0;
+  const int sync_errno = errno;
+  const bool closed = ::close(fd) == 0;
+  if (!synced || !closed) {
+    const std::string reason = std::strerror(synced ? errno : sync_errno);
     ::unlink(temp_path.c_str());
     Fail(path, ": flushing to disk failed (", reason, ")");
   }

@@ -23,6 +23,12 @@ void CheckMdb(int code, const std::string& path, const char* action) {
   if (code != MDB_SUCCESS) Fail("LMDB '", path, "': ", action, " failed (", mdb_strerror(code), ")");
 }
 
+// "out/db/" and "out/db" name the same database: the staging directory goes beside it, not inside.
+std::string WithoutTrailingSlashes(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
 MDB_val AsValue(const std::string& bytes) {
   MDB_val value;
   value.mv_size = bytes.size();
@@ -126,21 +132,30 @@ struct LmdbWriter::Handles {
 };
 
 LmdbWriter::LmdbWriter(const std::string& path, int64_t commit_every)
-    : path_(path),
-      temporary_path_(path + ".partial-" + std::to_string(::getpid())),
+    : path_(WithoutTrailingSlashes(path)),
+      temporary_path_(path_ + ".partial-" + std::to_string(::getpid())),
       commit_every_(commit_every > 0 ? commit_every : 1),
       map_size_(kInitialMapSize),
       handles_(new Handles) {
   CONDENSE_CHECK(!path.empty(), "LMDB output: no path given");
-  CONDENSE_CHECK(!FileExists(path), "LMDB '", path,
+  CONDENSE_CHECK(path_ != "/", "LMDB output: '", path, "' is the root directory");
+  CONDENSE_CHECK(!FileExists(path_), "LMDB '", path_,
                  "' already exists; remove it or choose another name (it is never overwritten)");
   std::error_code ignored;
   std::filesystem::remove_all(temporary_path_, ignored);  // left by an earlier run with our pid
   MakeDirectories(temporary_path_);
-  CheckMdb(mdb_env_create(&handles_->env), path, "creating the environment");
-  CheckMdb(mdb_env_set_mapsize(handles_->env, static_cast<size_t>(map_size_)), path,
-           "setting the map size");
-  CheckMdb(mdb_env_open(handles_->env, temporary_path_.c_str(), 0, 0664), temporary_path_, "creating");
+  try {
+    CheckMdb(mdb_env_create(&handles_->env), path_, "creating the environment");
+    CheckMdb(mdb_env_set_mapsize(handles_->env, static_cast<size_t>(map_size_)), path_,
+             "setting the map size");
+    CheckMdb(mdb_env_open(handles_->env, temporary_path_.c_str(), 0, 0664), temporary_path_,
+             "creating");
+  } catch (...) {
+    // The destructor does not run for a constructor that throws: remove the staging directory here.
+    handles_.reset();
+    std::filesystem::remove_all(temporary_path_, ignored);
+    throw;
+  }
 }
 
 LmdbWriter::~LmdbWriter() {

@@ -8,6 +8,7 @@
 #include "condense/core/error.hpp"
 #include "condense/net/layer_registry.hpp"
 #include "condense/net/upgrade.hpp"
+#include "condense/net/weights_file.hpp"
 #include "condense/quant/layer_quantizer.hpp"
 
 namespace condense {
@@ -64,12 +65,27 @@ std::string SplitBlobName(const std::string& layer, const std::string& blob, int
 
 using TopIndex = std::pair<int, int>;  // (layer, top)
 
+// The loss weight of each top of `layer`: the prototxt's loss_weight values, else the layer type's
+// default (1 for a loss layer's first top). Unknown types weigh nothing here; building them fails later.
+std::vector<float> TopLossWeights(const LayerParameter& layer) {
+  std::vector<float> weights(static_cast<size_t>(layer.top_size()), 0.0f);
+  if (layer.loss_weight_size() > 0) {
+    for (int j = 0; j < layer.top_size() && j < layer.loss_weight_size(); ++j) {
+      weights[j] = layer.loss_weight(j);
+    }
+    return weights;
+  }
+  if (!LayerRegistry::Has(layer.type())) return weights;
+  const std::unique_ptr<Layer> instance = LayerRegistry::Create(layer);
+  for (int j = 0; j < layer.top_size(); ++j) weights[j] = instance->DefaultLossWeight(j);
+  return weights;
+}
+
 }  // namespace
 
 NetParameter InsertSplits(const NetParameter& param) {
   std::map<std::string, TopIndex> last_producer;
   std::map<TopIndex, int> readers;
-  std::map<TopIndex, float> loss_weights;
   std::map<std::pair<int, int>, TopIndex> bottom_source;
   for (int i = 0; i < param.layer_size(); ++i) {
     const LayerParameter& layer = param.layer(i);
@@ -80,12 +96,21 @@ NetParameter InsertSplits(const NetParameter& param) {
       bottom_source[{i, j}] = producer->second;
       ++readers[producer->second];
     }
+    for (int j = 0; j < layer.top_size(); ++j) last_producer[layer.top(j)] = {i, j};
+  }
+  // A top that is a loss counts as one more reader (Caffe's rule), so a loss top read by another
+  // layer gets a Split whose copy 0 carries the loss weight and whose copies 1, 2, ... feed the readers.
+  std::map<TopIndex, float> loss_weights;
+  for (int i = 0; i < param.layer_size(); ++i) {
+    const LayerParameter& layer = param.layer(i);
+    bool read = false;
+    for (int j = 0; j < layer.top_size(); ++j) read |= readers.count({i, j}) > 0;
+    if (!read) continue;  // a loss nobody else reads needs no split: skip building the layer
+    const std::vector<float> weights = TopLossWeights(layer);
     for (int j = 0; j < layer.top_size(); ++j) {
-      last_producer[layer.top(j)] = {i, j};
-      if (j < layer.loss_weight_size() && layer.loss_weight(j) != 0.0f) {
-        loss_weights[{i, j}] = layer.loss_weight(j);
-        ++readers[{i, j}];  // the loss counts as one more reader
-      }
+      if (weights[j] == 0.0f) continue;
+      loss_weights[{i, j}] = weights[j];
+      ++readers[{i, j}];
     }
   }
   NetParameter result(param);
@@ -102,20 +127,37 @@ NetParameter InsertSplits(const NetParameter& param) {
                                            next_copy[source]++));
       }
     }
+    std::vector<float> kept_loss_weights;  // the producer's own weights once split copies take some
+    bool loss_moved = false;
     for (int j = 0; j < layer->top_size(); ++j) {
       const TopIndex top{i, j};
+      const auto loss = loss_weights.find(top);
+      const float loss_weight = loss != loss_weights.end() ? loss->second : 0.0f;
+      kept_loss_weights.push_back(loss_weight);
       if (readers[top] <= 1) continue;
       LayerParameter* split = result.add_layer();
       split->set_name(SplitLayerName(layer->name(), layer->top(j), j));
       split->set_type("Split");
       split->add_bottom(layer->top(j));
-      const float loss_weight = loss_weights.count(top) ? loss_weights[top] : 0.0f;
       for (int k = 0; k < readers[top]; ++k) {
         split->add_top(SplitBlobName(layer->name(), layer->top(j), j, k));
-        // The producer's loss moves to the split's first copy, so it is counted once.
         if (loss_weight != 0.0f) split->add_loss_weight(k == 0 ? loss_weight : 0.0f);
       }
-      if (loss_weight != 0.0f) layer->clear_loss_weight();
+      if (loss_weight != 0.0f) {
+        // Copy 0 is the loss's; the readers take copies from 1 on. The loss moves to the split,
+        // so it is counted once.
+        next_copy[top] = 1;
+        kept_loss_weights.back() = 0.0f;
+        loss_moved = true;
+      }
+    }
+    // Explicit zeros, not an empty list, so a loss layer does not fall back to its default weight;
+    // tops whose loss was not split off keep theirs. A loss_weight list of the wrong length is left
+    // as it is, for the layer's set-up to refuse.
+    if (loss_moved &&
+        (layer->loss_weight_size() == 0 || layer->loss_weight_size() == layer->top_size())) {
+      layer->clear_loss_weight();
+      for (float weight : kept_loss_weights) layer->add_loss_weight(weight);
     }
   }
   return result;
@@ -138,7 +180,7 @@ std::unique_ptr<Net> Net::FromFile(const std::string& path, Phase phase, int lev
   NetParameter param = ReadNetParameterFile(path);
   param.mutable_state()->set_phase(phase);
   param.mutable_state()->set_level(level);
-  param.mutable_state()->clear_stage();
+  // As Caffe: the given stages join those the prototxt's own `state { stage }` lists.
   for (const std::string& stage : stages) param.mutable_state()->add_stage(stage);
   return std::make_unique<Net>(param, path);
 }
@@ -342,6 +384,8 @@ void Net::AppendParam(const NetParameter& param, int layer_id, int param_id) {
     learnable_params_.push_back(params_[net_param_id].get());
     params_lr_.push_back(spec.lr_mult());
     params_weight_decay_.push_back(spec.decay_mult());
+    params_lr_setter_.push_back(spec.has_lr_mult() ? layer_id : -1);
+    params_decay_setter_.push_back(spec.has_decay_mult() ? layer_id : -1);
     return;
   }
   // A name seen before: this layer shares the first owner's blob.
@@ -360,8 +404,30 @@ void Net::AppendParam(const NetParameter& param, int layer_id, int param_id) {
   }
   const int learnable_id = learnable_param_ids_[owner_id];
   learnable_param_ids_.push_back(learnable_id);
-  if (spec.has_lr_mult()) params_lr_[learnable_id] = spec.lr_mult();
-  if (spec.has_decay_mult()) params_weight_decay_[learnable_id] = spec.decay_mult();
+  if (spec.has_lr_mult()) {
+    SetSharedMultiplier(layer_id, param_name, "lr_mult", spec.lr_mult(), &params_lr_[learnable_id],
+                        &params_lr_setter_[learnable_id]);
+  }
+  if (spec.has_decay_mult()) {
+    SetSharedMultiplier(layer_id, param_name, "decay_mult", spec.decay_mult(),
+                        &params_weight_decay_[learnable_id], &params_decay_setter_[learnable_id]);
+  }
+}
+
+// Caffe's rule for a shared parameter's lr_mult and decay_mult: the first layer that sets one
+// explicitly (owner or sharer) fixes it; a later explicit value must agree; layers that leave it
+// unset take what is there.
+void Net::SetSharedMultiplier(int layer_id, const std::string& param_name, const char* field,
+                              float value, float* multiplier, int* setter) {
+  if (*setter < 0) {
+    *multiplier = value;
+    *setter = layer_id;
+    return;
+  }
+  CONDENSE_CHECK(*multiplier == value, "shared parameter '", param_name, "' has mismatched ", field,
+                 ": ", *multiplier, " in layer '", layer_names_[*setter], "' but ", value,
+                 " in layer '", layer_names_[layer_id],
+                 "'; give both the same value, or set it in one layer only");
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -426,12 +492,23 @@ void Net::CopyTrainedLayersFrom(const NetParameter& weights, const std::string& 
     }
     // Old caffemodels also list layers that hold no weights (data, ReLU, ...): nothing to copy.
     if (source_layer.blobs_size() == 0) continue;
-    auto& target_blobs = layers_[target->second]->blobs();
-    CONDENSE_CHECK(static_cast<int>(target_blobs.size()) == source_layer.blobs_size(), prefix,
-                   "layer '", source_layer.name(), "' holds ", source_layer.blobs_size(),
-                   " parameter blob(s) in the weights file but ", target_blobs.size(),
-                   " in the net");
-    for (int j = 0; j < source_layer.blobs_size(); ++j) {
+    const int layer_id = target->second;
+    auto& target_blobs = layers_[layer_id]->blobs();
+    const int target_count = static_cast<int>(target_blobs.size());
+    const std::string count_mismatch =
+        StrCat(prefix, "layer '", source_layer.name(), "' holds ", source_layer.blobs_size(),
+               " parameter blob(s) in the weights file but ", target_count, " in the net");
+    CONDENSE_CHECK(source_layer.blobs_size() <= target_count, count_mismatch);
+    for (int j = 0; j < target_count; ++j) {
+      // Caffe's HDF5 files hold only the parameters a layer owns: one this layer shares with an
+      // earlier layer may be missing (past the end, or an absent blob where a dataset is skipped).
+      if (j >= source_layer.blobs_size() || IsAbsentBlob(source_layer.blobs(j))) {
+        const bool shared = param_owners_[param_id_vecs_[layer_id][j]] >= 0;
+        if (shared) continue;
+        CONDENSE_CHECK(j < source_layer.blobs_size(), count_mismatch);
+        Fail(prefix, "layer '", source_layer.name(), "' parameter ", j,
+             ": the weights file holds no values for it, and the net shares it with no other layer");
+      }
       const BlobProto& proto = source_layer.blobs(j);
       CONDENSE_CHECK(target_blobs[j]->ShapeEquals(proto), prefix, "layer '", source_layer.name(),
                      "' parameter ", j, ": the weights file holds shape ",

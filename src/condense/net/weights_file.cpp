@@ -140,8 +140,12 @@ std::vector<int64_t> ReadDataset(hid_t group, const std::string& name, const std
   return shape;
 }
 
-// Dataset names of a layer group in blob order, checked to be exactly "0" .. "n-1".
-std::vector<std::string> BlobDatasetNames(hid_t layer_group, const std::string& what) {
+// Caffe's ToHDF5 writes only the parameters a layer owns: a layer that shares its first parameter
+// with another layer has dataset "1" but no "0". Indices may therefore have gaps, but none beyond this.
+constexpr int kMaxBlobsPerLayer = 256;
+
+// Dataset names of a layer group by blob index ("0", "1", ...; gaps allowed).
+std::map<int, std::string> BlobDatasetNames(hid_t layer_group, const std::string& what) {
   const std::vector<std::string> names = MemberNames(layer_group, what);
   std::map<int, std::string> by_index;
   for (const std::string& name : names) {
@@ -149,14 +153,12 @@ std::vector<std::string> BlobDatasetNames(hid_t layer_group, const std::string& 
     CONDENSE_CHECK(MemberKind(layer_group, name) == H5I_DATASET, member_what,
                    ": is not a dataset; expected datasets named 0, 1, ... for the layer's blobs");
     const int index = BlobIndexOf(name);
-    CONDENSE_CHECK(index >= 0 && index < static_cast<int>(names.size()), member_what,
-                   ": expected datasets named 0 .. ", names.size() - 1, " for the layer's blobs");
-    by_index[index] = name;
+    CONDENSE_CHECK(index >= 0 && index < kMaxBlobsPerLayer, member_what,
+                   ": expected datasets named 0, 1, ... (below ", kMaxBlobsPerLayer,
+                   ") for the layer's blobs");
+    CONDENSE_CHECK(by_index.emplace(index, name).second, what, ": duplicate blob dataset names");
   }
-  std::vector<std::string> ordered;
-  for (const auto& entry : by_index) ordered.push_back(entry.second);
-  CONDENSE_CHECK(ordered.size() == names.size(), what, ": duplicate blob dataset names");
-  return ordered;
+  return by_index;
 }
 
 void SetShape(const std::vector<int64_t>& shape, BlobProto* blob) {
@@ -174,13 +176,18 @@ void ReadDiffs(hid_t file, const std::string& path, NetParameter* param) {
     if (H5Lexists(diff_group.get(), layer.name().c_str(), H5P_DEFAULT) <= 0) continue;
     Hdf5Handle layer_group(H5Gopen2(diff_group.get(), layer.name().c_str(), H5P_DEFAULT), H5Gclose);
     CONDENSE_CHECK(layer_group.valid(), layer_what, ": is not a group");
-    const std::vector<std::string> names = BlobDatasetNames(layer_group.get(), layer_what);
-    CONDENSE_CHECK(static_cast<int>(names.size()) == layer.blobs_size(), layer_what, ": has ",
-                   names.size(), " datasets but 'data' has ", layer.blobs_size());
+    const std::map<int, std::string> names = BlobDatasetNames(layer_group.get(), layer_what);
     for (int i = 0; i < layer.blobs_size(); ++i) {
-      BlobProto* blob = layer.mutable_blobs(i);
-      const std::string what = StrCat(layer_what, ", dataset '", names[i], "'");
-      const std::vector<int64_t> shape = ReadDataset(layer_group.get(), names[i], what,
+      if (IsAbsentBlob(layer.blobs(i))) continue;
+      CONDENSE_CHECK(names.count(i) > 0, layer_what, ": has no dataset '", i,
+                     "' for the data's blob ", i);
+    }
+    for (const auto& [index, name] : names) {
+      // Caffe writes the diffs of shared parameters too, whose data only the owner holds: skip them.
+      if (index >= layer.blobs_size() || IsAbsentBlob(layer.blobs(index))) continue;
+      BlobProto* blob = layer.mutable_blobs(index);
+      const std::string what = StrCat(layer_what, ", dataset '", name, "'");
+      const std::vector<int64_t> shape = ReadDataset(layer_group.get(), name, what,
                                                      blob->mutable_diff(),
                                                      blob->mutable_double_diff());
       CONDENSE_CHECK(shape == ShapeOfProto(*blob), what, ": shape ", ShapeString(shape),
@@ -241,6 +248,7 @@ void WriteLayers(hid_t file, const std::string& path, const NetParameter& param,
                    ": cannot create its group (is the name used twice?)");
     for (int i = 0; i < layer.blobs_size(); ++i) {
       const BlobProto& blob = layer.blobs(i);
+      if (IsAbsentBlob(blob)) continue;  // a shared parameter read from such a file: keep the gap
       const std::string name = std::to_string(i);
       const std::string what = StrCat(layer_what, ", dataset '", name, "'");
       if (diff) {
@@ -255,6 +263,11 @@ void WriteLayers(hid_t file, const std::string& path, const NetParameter& param,
 }
 
 }  // namespace
+
+bool IsAbsentBlob(const BlobProto& blob) {
+  return !blob.has_shape() && !blob.has_num() && !blob.has_channels() && !blob.has_height() &&
+         !blob.has_width() && blob.data_size() == 0 && blob.double_data_size() == 0;
+}
 
 NetParameter ReadHdf5Weights(const std::string& path, bool read_diff) {
   SilenceHdf5Errors();
@@ -277,7 +290,9 @@ NetParameter ReadHdf5Weights(const std::string& path, bool read_diff) {
     CONDENSE_CHECK(layer_group.valid(), layer_what, ": cannot open its group");
     LayerParameter* layer = param.add_layer();
     layer->set_name(layer_name);
-    for (const std::string& name : BlobDatasetNames(layer_group.get(), layer_what)) {
+    for (const auto& [index, name] : BlobDatasetNames(layer_group.get(), layer_what)) {
+      // A gap (a parameter this layer shares, not owns) stays an absent blob: see IsAbsentBlob.
+      while (layer->blobs_size() < index) layer->add_blobs();
       const std::string what = StrCat(layer_what, ", dataset '", name, "'");
       BlobProto* blob = layer->add_blobs();
       SetShape(ReadDataset(layer_group.get(), name, what, blob->mutable_data(),
