@@ -26,16 +26,19 @@ class AlignedBuffer {
   AlignedBuffer(const AlignedBuffer&) = delete;
   AlignedBuffer& operator=(const AlignedBuffer&) = delete;
   float* data() {
-    ++version_;
+    version_ = NextVersion();
     return data_;
   }
   const float* data() const { return data_; }
   int64_t count() const { return count_; }
-  // Bumped by every mutable access, so that a cache derived from the values (quantized weights) knows
-  // when to recompute.
+  // Changed by every mutable access, so that a cache derived from the values (quantized weights) knows
+  // when to recompute. Drawn from one counter for all buffers: a cache keyed by the version alone then
+  // never mistakes another buffer (weights shared from another net) for the one it saw.
   uint64_t version() const { return version_; }
 
  private:
+  static uint64_t NextVersion();
+
   float* data_ = nullptr;
   int64_t count_ = 0;
   uint64_t version_ = 0;

@@ -1,5 +1,6 @@
 #include "condense/core/blob.hpp"
 
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -12,7 +13,12 @@
 
 namespace condense {
 
-AlignedBuffer::AlignedBuffer(int64_t count) : count_(count) {
+uint64_t AlignedBuffer::NextVersion() {
+  static std::atomic<uint64_t> counter{0};
+  return counter.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+AlignedBuffer::AlignedBuffer(int64_t count) : count_(count), version_(NextVersion()) {
   const size_t bytes = ((static_cast<size_t>(count) * sizeof(float) + 63) / 64) * 64;
   if (bytes == 0) return;
   data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
