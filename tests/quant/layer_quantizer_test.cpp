@@ -5,6 +5,10 @@
 #include <google/protobuf/text_format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
 #include "condense/core/error.hpp"
 #include "condense/core/math.hpp"
 #include "condense/core/parallel.hpp"
@@ -127,11 +131,39 @@ TEST(LayerFormatsTest, BadValuesNameTheFileLayerAndField) {
            {"params_precision: INTEGER_AFFINE bw_params: 4 accumulator_bits: 16", "params_precision"},
            {"params_precision: INTEGER_AFFINE bw_params: 0", "bw_params"},
            {"accumulator_bits: 16 quantize_inputs: false", "quantize_inputs"},
-           {"accumulator_bits: 16 quantize_params: false", "quantize_params"}}) {
+           {"accumulator_bits: 16 quantize_params: false", "quantize_params"},
+           // One end of a range alone would fall back to each batch's range without a word.
+           {"precision: INTEGER_AFFINE bw_params: 8 bw_layer_in: 8 bw_layer_out: 8 range_in_max: 2",
+            "range_in_min and range_in_max"},
+           {"precision: INTEGER_AFFINE bw_params: 8 bw_layer_in: 8 bw_layer_out: 8 range_out_min: -1",
+            "range_out_min and range_out_max"}}) {
     const std::string message = ErrorOf(ParseQuant(text));
     EXPECT_NE(std::string::npos, message.find("net.prototxt: layer 'conv1'")) << text << ": " << message;
     EXPECT_NE(std::string::npos, message.find(field)) << text << ": " << message;
   }
+}
+
+// Widths of tensors a switch leaves float are not read, so their defaults (32) need no affine meaning.
+TEST(LayerFormatsTest, AffineWidthsOfFloatTensorsAreNotRead) {
+  const LayerFormats formats = ReadLayerFormats(
+      ParseQuant("precision: INTEGER_AFFINE bw_layer_out: 8 quantize_inputs: false quantize_params: false"),
+      "x");
+  EXPECT_TRUE(formats.input.is_float());
+  EXPECT_TRUE(formats.weights.is_float());
+  EXPECT_FALSE(formats.output.is_float());
+}
+
+// Per-tensor ranges taken from the data leave infinities out, as per-channel ones do: the finite values
+// keep their resolution and the infinity saturates.
+TEST(LayerFormatsTest, AffineRangeFromDataSkipsInfinities) {
+  const LayerFormats formats =
+      ReadLayerFormats(ParseQuant("precision: INTEGER_AFFINE bw_params: 8 bw_layer_in: 8 bw_layer_out: 8"), "x");
+  const float in[4] = {-1.0f, 0.5f, 1.0f, std::numeric_limits<float>::infinity()};
+  float out[4];
+  EXPECT_EQ(1, formats.input.Apply(in, out, 4, 1, 0, nullptr));
+  EXPECT_NEAR(-1.0f, out[0], 0.01f);
+  EXPECT_NEAR(0.5f, out[1], 0.01f);
+  EXPECT_NEAR(1.0f, out[3], 0.01f);
 }
 
 TEST(LayerQuantizerTest, PerChannelNeedsAChannelAxisAndSomethingMustBeQuantized) {
@@ -383,6 +415,98 @@ TEST(LayerQuantizerTest, InwardRuleKeepsOnlyGradientsThatBringClippedValuesBack)
   EXPECT_EQ(0.0f, bottom.diff()[1]) << "pushing a saturated value further out is dropped";
   EXPECT_EQ(1.0f, bottom.diff()[2]) << "pulling it back into range passes";
   EXPECT_EQ(1.0f, bottom.diff()[3]);
+}
+
+std::string SetUpError(Layer* layer, const std::vector<Blob*>& bottom, const std::vector<Blob*>& top) {
+  try {
+    layer->SetUp(bottom, top);
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "";
+}
+
+// Per-channel scales go along the weights' first axis; Deconvolution and a transposed InnerProduct keep
+// their outputs on the second, so there the field is refused rather than applied to the inputs.
+TEST(LayerQuantizerTest, PerChannelNeedsTheOutputsOnTheWeightsFirstAxis) {
+  const std::string per_channel =
+      " quantization_param { precision: INTEGER_AFFINE bw_params: 4 bw_layer_in: 8 bw_layer_out: 8 "
+      "per_channel: true }";
+  Blob image({1, 2, 4, 4}), vectors({2, 6}), top;
+  auto deconvolution = MakeLayer(
+      R"(name: "up" type: "Deconvolution" convolution_param { num_output: 3 kernel_size: 2 stride: 2 })" +
+      per_channel);
+  EXPECT_NE(std::string::npos, SetUpError(deconvolution.get(), {&image}, {&top}).find("axis 1"));
+  auto transposed = MakeLayer(
+      R"(name: "fc" type: "InnerProduct" inner_product_param { num_output: 3 transpose: true })" + per_channel);
+  EXPECT_NE(std::string::npos, SetUpError(transposed.get(), {&vectors}, {&top}).find("axis 1"));
+  auto plain = MakeLayer(R"(name: "fc" type: "InnerProduct" inner_product_param { num_output: 3 })" + per_channel);
+  EXPECT_EQ("", SetUpError(plain.get(), {&vectors}, {&top}));
+}
+
+// A layer whose output is its input's memory (Flatten, Reshape) cannot quantize it without changing a
+// blob another layer reads; an in-place layer (one blob) may, as Caffe's in-place layers change it.
+TEST(LayerQuantizerTest, OutputsSharingTheInputsMemoryAreRefused) {
+  Blob bottom({2, 3, 2, 2}), top;
+  auto flatten = MakeLayer(R"(name: "flat" type: "Flatten" quantization_param { bw_layer_out: 8 fl_layer_out: 4 })");
+  EXPECT_NE(std::string::npos, SetUpError(flatten.get(), {&bottom}, {&top}).find("input's memory"));
+  auto relu = MakeLayer(R"(name: "relu" type: "ReLU" quantization_param { bw_layer_out: 8 fl_layer_out: 4 })");
+  EXPECT_EQ("", SetUpError(relu.get(), {&bottom}, {&bottom}));
+}
+
+// Tops that hold indices keep them exact: a max pooling's mask, an argmax.
+TEST(LayerQuantizerTest, IndexOutputsStayExact) {
+  Blob bottom({1, 1, 8, 8});
+  for (int i = 0; i < 64; ++i) bottom.mutable_data()[i] = static_cast<float>(i % 7) * 0.1f;
+  Blob pooled, mask;
+  auto pooling = MakeLayer(R"(name: "pool" type: "Pooling" pooling_param { pool: MAX kernel_size: 2 stride: 2 }
+      quantization_param { bw_layer_in: 4 fl_layer_in: 2 bw_layer_out: 4 fl_layer_out: 2 })");
+  pooling->SetUp({&bottom}, {&pooled, &mask});
+  pooling->Forward({&bottom}, {&pooled, &mask});
+  float largest_index = 0.0f;
+  for (int i = 0; i < mask.count(); ++i) {
+    EXPECT_EQ(mask.data()[i], std::floor(mask.data()[i])) << i;
+    largest_index = std::max(largest_index, mask.data()[i]);
+  }
+  EXPECT_GT(largest_index, 1.75f) << "indices past the format's range must come out unchanged";
+  Blob scores({2, 40}), classes;
+  for (int i = 0; i < 80; ++i) scores.mutable_data()[i] = static_cast<float>(i) * 0.01f;
+  auto argmax = MakeLayer(R"(name: "am" type: "ArgMax" quantization_param { bw_layer_in: 8 fl_layer_in: 4 })");
+  argmax->SetUp({&scores}, {&classes});
+  argmax->Forward({&scores}, {&classes});
+  EXPECT_EQ(39.0f, classes.data()[0]);
+  EXPECT_EQ(39.0f, classes.data()[1]);
+}
+
+// BatchNorm's blobs are running statistics its forward updates: they stay float, so that a quantized
+// BatchNorm in training still keeps them.
+TEST(LayerQuantizerTest, BatchNormKeepsItsRunningStatistics) {
+  Blob bottom({4, 2, 1, 1}), top;
+  for (int i = 0; i < 8; ++i) bottom.mutable_data()[i] = static_cast<float>(i);
+  auto batch_norm = MakeLayer(R"(name: "bn" type: "BatchNorm" phase: TRAIN
+      quantization_param { bw_layer_in: 8 fl_layer_in: 2 bw_layer_out: 8 fl_layer_out: 4 bw_params: 4 fl_params: 0 })");
+  batch_norm->SetUp({&bottom}, {&top});
+  batch_norm->Forward({&bottom}, {&top});
+  // Channel means of the batch: (0 + 2 + 4 + 6) / 4 = 3 and 4; the scale factor after one pass is 1.
+  EXPECT_FLOAT_EQ(3.0f, batch_norm->blobs()[0]->data()[0]);
+  EXPECT_FLOAT_EQ(4.0f, batch_norm->blobs()[0]->data()[1]);
+  EXPECT_FLOAT_EQ(1.0f, batch_norm->blobs()[2]->data()[0]);
+}
+
+// A forward that throws (NaN on the integer path) leaves the float weights in place, not the quantized
+// copies.
+TEST(LayerQuantizerTest, AFailedForwardPutsTheFloatWeightsBack) {
+  SeedRandom(3);
+  auto layer = MakeLayer(R"(name: "fc" type: "InnerProduct"
+      inner_product_param { num_output: 3 weight_filler { type: "gaussian" std: 0.3 } }
+      quantization_param { bw_layer_in: 8 fl_layer_in: 4 bw_layer_out: 8 fl_layer_out: 4
+                           bw_params: 4 fl_params: 2 accumulator_bits: 16 })");
+  Blob bottom({2, 5}), top;
+  layer->SetUp({&bottom}, {&top});
+  const std::vector<float> weights(layer->blobs()[0]->data(), layer->blobs()[0]->data() + 15);
+  bottom.mutable_data()[3] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THROW(layer->Forward({&bottom}, {&top}), Error);
+  for (int i = 0; i < 15; ++i) EXPECT_EQ(weights[i], layer->blobs()[0]->data()[i]) << i;
 }
 
 TEST(LayerQuantizerTest, NetReportsSaturationAndSqnr) {

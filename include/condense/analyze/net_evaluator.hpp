@@ -30,7 +30,10 @@ struct QuantizableLayer {
   int index = 0;         // in the TEST net
   int64_t params = 0;    // weights and biases
   int64_t weights = 0;   // of those, the weights (blob 0)
-  int64_t channels = 0;  // the weights' output channels (axis 0)
+  int64_t channels = 0;  // the weights' output channels
+  // Whether those lead the weights' axes, as per-channel formats need (not for Deconvolution or a
+  // transposed InnerProduct, which --per_channel then gives one scale per tensor).
+  bool channels_lead_weights = true;
   int64_t macs = 0;      // multiply-accumulates per image
 };
 

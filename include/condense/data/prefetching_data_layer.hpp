@@ -24,6 +24,8 @@ class PrefetchingDataLayer : public Layer {
   int ExactNumBottomBlobs() const override { return 0; }
   int MinTopBlobs() const override { return 1; }
   int MaxTopBlobs() const override { return 2; }
+  // The second top holds labels.
+  bool QuantizableOutput(int top_index) const override { return top_index == 0; }
   // Each batch brings its own shape; Forward reshapes the tops.
   void Reshape(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top) override {}
 

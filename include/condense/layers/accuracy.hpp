@@ -37,6 +37,9 @@ class AccuracyLayer : public Layer {
   int MaxTopBlobs() const override { return 2; }
   // It has no gradient: force_backward must not ask it for one (Caffe would abort there).
   bool AllowForceBackward(int bottom_index) const override { return false; }
+  // Scores may be quantized; labels and the accuracies it writes are not values of the net.
+  bool QuantizableInput(int bottom_index) const override { return bottom_index == 0; }
+  bool QuantizableOutput(int top_index) const override { return false; }
 
   void LayerSetUp(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top) override;
   void Reshape(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top) override;

@@ -35,6 +35,8 @@ class ConvolutionBase : public Layer {
   int MinBottomBlobs() const override { return 1; }
   int MinTopBlobs() const override { return 1; }
   bool EqualNumBottomTopBlobs() const override { return true; }
+  // Deconvolution's weights are (input channels, outputs / group, kernel...), as Caffe stores them.
+  int WeightOutputAxis() const override { return reverse_dimensions() ? 1 : 0; }
 
  protected:
   // True for Deconvolution: the top is the input of the underlying convolution.

@@ -54,6 +54,13 @@ class Layer {
   // Whether ForwardCpu computes on integer codes when quantization()->accumulator() asks it to
   // (Convolution, InnerProduct); the wrapper refuses accumulator_bits on any other layer.
   virtual bool SupportsIntegerAccumulator() const { return false; }
+  // What a quantization_param may quantize: bottoms and tops that carry activations (not labels,
+  // indices or masks), and the parameter blobs if they are weights (not running statistics).
+  virtual bool QuantizableInput(int bottom_index) const { return AllowForceBackward(bottom_index); }
+  virtual bool QuantizableOutput(int top_index) const { return true; }
+  virtual bool QuantizableParameters() const { return true; }
+  // The axis of the weights (blob 0) that runs over output channels, where per-channel scales go.
+  virtual int WeightOutputAxis() const { return 0; }
   // Loss weight of a top when the prototxt sets none: 1 for a loss layer's first top, else 0.
   virtual float DefaultLossWeight(int top_index) const { return 0.0f; }
 
@@ -94,6 +101,7 @@ class Layer {
  private:
   void CheckBlobCounts(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top) const;
   void SetLossWeights(const std::vector<Blob*>& top);
+  void CheckNoOutputSharesAnInput(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top) const;
 
   std::unique_ptr<LayerQuantization> quantization_;
 };

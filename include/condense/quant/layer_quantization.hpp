@@ -24,15 +24,23 @@ struct TensorQuantizationReport {
   QuantizeStats stats;
 };
 
+// What of a layer a quantization_param may act on, as the layer declares it: values, not labels,
+// indices or running statistics.
+struct QuantizableParts {
+  std::vector<bool> inputs;   // per bottom: carries activations (labels and indices stay exact)
+  std::vector<bool> outputs;  // per top: carries activations (a pooling mask or an argmax does not)
+  bool parameters = true;     // the blobs are weights the solver updates (not BatchNorm's statistics)
+  int weight_output_axis = 0;  // the weights' axis of output channels, for per_channel
+  bool integer_accumulator = false;  // the layer can take the path accumulator() asks for
+};
+
 class LayerQuantization {
  public:
   virtual ~LayerQuantization() = default;
-  // Called once after the layer's LayerSetUp, when its parameter blobs exist. quantizable_inputs marks
-  // the bottoms that carry activations (labels and other indices stay exact); integer_accumulator says
-  // whether the layer can take the integer path that accumulator() asks for.
+  // Called once after the layer's LayerSetUp, when its parameter blobs exist.
   virtual void SetUp(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top,
                      const std::vector<std::shared_ptr<Blob>>& parameters,
-                     const std::vector<bool>& quantizable_inputs, bool integer_accumulator) = 0;
+                     const QuantizableParts& parts) = 0;
   // Called after the layer's Reshape, whenever shapes may have changed.
   virtual void Reshape(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top) = 0;
   // Forward: the bottoms the layer should read, quantized now into the wrapper's own buffers (or the

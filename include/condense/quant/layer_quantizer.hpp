@@ -45,7 +45,7 @@ class LayerQuantizer : public LayerQuantization {
 
   void SetUp(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top,
              const std::vector<std::shared_ptr<Blob>>& parameters,
-             const std::vector<bool>& quantizable_inputs, bool integer_accumulator) override;
+             const QuantizableParts& parts) override;
   void Reshape(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top) override;
   const std::vector<Blob*>& QuantizeInputs(const std::vector<Blob*>& bottom) override;
   const std::vector<Blob*>& QuantizedInputs(const std::vector<Blob*>& bottom) override;
@@ -65,7 +65,8 @@ class LayerQuantizer : public LayerQuantization {
  private:
   bool QuantizesActivations() const;
   bool RecordsClipping() const;
-  uint64_t SeedFor(int tensor) const;
+  enum class TensorKind { kInput = 1, kOutput = 2, kParameter = 3 };
+  uint64_t SeedFor(TensorKind kind, size_t index) const;
   const TensorFormat& ParameterFormat(size_t index) const;
 
   LayerFormats formats_;
@@ -76,6 +77,7 @@ class LayerQuantizer : public LayerQuantization {
   bool collect_stats_ = false;
 
   std::vector<bool> quantizable_inputs_;
+  std::vector<bool> quantizable_outputs_;
   std::vector<std::unique_ptr<Blob>> input_buffers_;  // one per quantized bottom
   std::vector<Blob*> inputs_;                         // what the layer reads
   std::vector<std::unique_ptr<Blob>> parameter_buffers_;

@@ -368,14 +368,14 @@ MixedPrecisionResult MixedPrecisionSearch(NetEvaluator& evaluator,
         formats[layer.name] = AffineFormat(ranges, activation_bits, weight_bits.count(layer.name)
                                                                        ? weight_bits.at(layer.name)
                                                                        : 0,
-                                           method, options.per_channel);
+                                           method, options.per_channel && layer.channels_lead_weights);
         continue;
       }
       q.set_precision(QuantizationParameter::DYNAMIC_FIXED_POINT);
       SetActivations(ranges, activation_bits, method, &q);
       auto bits = weight_bits.find(layer.name);
       if (bits != weight_bits.end()) {
-        if (options.per_channel) {
+        if (options.per_channel && layer.channels_lead_weights) {
           // Dynamic fixed point activations with a scale and zero point per output channel for the
           // weights, which take their ranges from the tensor itself.
           q.set_params_precision(QuantizationParameter::INTEGER_AFFINE);

@@ -102,7 +102,9 @@ NetEvaluator::NetEvaluator(NetParameter param, NetParameter weights, int iterati
     for (const auto& blob : layer.blobs()) q.params += blob->count();
     if (!layer.blobs().empty()) {
       q.weights = layer.blobs()[0]->count();
-      q.channels = layer.blobs()[0]->num_axes() > 0 ? layer.blobs()[0]->shape(0) : 1;
+      const int axis = layer.WeightOutputAxis();
+      q.channels_lead_weights = axis == 0;
+      q.channels = layer.blobs()[0]->num_axes() > axis ? layer.blobs()[0]->shape(axis) : 1;
     }
     q.macs = MacsPerImage(layer, *float_net.top_vecs()[i][0]);
     quantizable_.push_back(q);

@@ -20,6 +20,9 @@ class ArgMaxLayer : public Layer {
   int ExactNumTopBlobs() const override { return 1; }
   // It has no gradient: force_backward must not ask it for one (Caffe would abort there).
   bool AllowForceBackward(int bottom_index) const override { return false; }
+  // Scores come in; class indices go out.
+  bool QuantizableInput(int bottom_index) const override { return true; }
+  bool QuantizableOutput(int top_index) const override { return false; }
 
   void LayerSetUp(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top) override {
     const ArgMaxParameter& param = layer_param_.argmax_param();

@@ -20,6 +20,9 @@ class BatchNormLayer : public Layer {
   const char* type() const override { return "BatchNorm"; }
   int ExactNumBottomBlobs() const override { return 1; }
   int ExactNumTopBlobs() const override { return 1; }
+  // Its blobs are running statistics the forward pass updates, not weights: quantized copies would
+  // swallow the updates (fold it into the convolution before with analyze --fold_bn instead).
+  bool QuantizableParameters() const override { return false; }
 
   void LayerSetUp(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top) override {
     const BatchNormParameter& param = layer_param_.batch_norm_param();

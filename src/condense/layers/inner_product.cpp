@@ -39,6 +39,8 @@ class InnerProduct : public Layer {
   int ExactNumBottomBlobs() const override { return 1; }
   int ExactNumTopBlobs() const override { return 1; }
   bool SupportsIntegerAccumulator() const override { return true; }
+  // transpose stores the weights (K, N): the outputs run along axis 1.
+  int WeightOutputAxis() const override { return transpose_ ? 1 : 0; }
 
   void LayerSetUp(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top) override {
     const InnerProductParameter& param = layer_param_.inner_product_param();

@@ -367,6 +367,8 @@ class Pooling : public Layer {
   int MaxTopBlobs() const override {
     return layer_param_.pooling_param().pool() == PoolingParameter::MAX ? 2 : 1;
   }
+  // The mask holds indices, not values.
+  bool QuantizableOutput(int top_index) const override { return top_index == 0; }
 
   void LayerSetUp(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top) override {
     const PoolingParameter& param = layer_param_.pooling_param();

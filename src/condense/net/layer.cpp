@@ -55,11 +55,16 @@ void Layer::SetUp(const std::vector<Blob*>& bottom, const std::vector<Blob*>& to
   try {
     LayerSetUp(bottom, top);
     if (quantization_) {
-      std::vector<bool> quantizable(bottom.size());
-      for (size_t i = 0; i < bottom.size(); ++i) quantizable[i] = AllowForceBackward(static_cast<int>(i));
-      quantization_->SetUp(bottom, top, blobs_, quantizable, SupportsIntegerAccumulator());
+      QuantizableParts parts;
+      for (size_t i = 0; i < bottom.size(); ++i) parts.inputs.push_back(QuantizableInput(static_cast<int>(i)));
+      for (size_t i = 0; i < top.size(); ++i) parts.outputs.push_back(QuantizableOutput(static_cast<int>(i)));
+      parts.parameters = QuantizableParameters();
+      parts.weight_output_axis = WeightOutputAxis();
+      parts.integer_accumulator = SupportsIntegerAccumulator();
+      quantization_->SetUp(bottom, top, blobs_, parts);
     }
     ReshapeAll(bottom, top);
+    if (quantization_) CheckNoOutputSharesAnInput(bottom, top);
   } catch (const Error& error) {
     const std::string message = error.what();
     // Keep one prefix: messages raised by the layer itself usually name it already.
@@ -67,6 +72,20 @@ void Layer::SetUp(const std::vector<Blob*>& bottom, const std::vector<Blob*>& to
     Fail(Describe(), ": ", message);
   }
   SetLossWeights(top);
+}
+
+void Layer::CheckNoOutputSharesAnInput(const std::vector<Blob*>& bottom,
+                                       const std::vector<Blob*>& top) const {
+  // Flatten, Reshape and a one-input Concat or Slice hand on their input's memory: quantizing their
+  // output in place would change a blob that other layers read. (A layer computed in place, top and
+  // bottom one blob, changes it by design, as in Caffe.)
+  for (const Blob* out : top) {
+    for (const Blob* in : bottom) {
+      CONDENSE_CHECK(out == in || !out->SharesDataWith(*in), Describe(),
+                     ": quantization_param on a layer whose output is its input's memory would change "
+                     "a blob other layers read; put it on the layer that produces or reads that blob");
+    }
+  }
 }
 
 void Layer::SetLossWeights(const std::vector<Blob*>& top) {
@@ -103,13 +122,37 @@ void Layer::ReshapeAll(const std::vector<Blob*>& bottom, const std::vector<Blob*
   if (quantization_) quantization_->Reshape(bottom, top);
 }
 
+namespace {
+
+// Quantized copies of a layer's parameters in place of the float shadow weights for one pass, put back
+// however the pass ends: one that throws (NaN on the integer path) must not leave quantized values
+// where the solver and snapshots read the weights.
+class QuantizedParametersInPlace {
+ public:
+  QuantizedParametersInPlace(LayerQuantization& quantization,
+                             std::vector<std::shared_ptr<Blob>>& parameters, bool refresh)
+      : quantization_(quantization), parameters_(parameters) {
+    quantization_.SwapInQuantizedParameters(parameters_, refresh);
+  }
+  ~QuantizedParametersInPlace() { quantization_.RestoreParameters(parameters_); }
+  QuantizedParametersInPlace(const QuantizedParametersInPlace&) = delete;
+  QuantizedParametersInPlace& operator=(const QuantizedParametersInPlace&) = delete;
+
+ private:
+  LayerQuantization& quantization_;
+  std::vector<std::shared_ptr<Blob>>& parameters_;
+};
+
+}  // namespace
+
 float Layer::Forward(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top) {
   ReshapeAll(bottom, top);
   if (quantization_) {
     const std::vector<Blob*>& inputs = quantization_->QuantizeInputs(bottom);
-    quantization_->SwapInQuantizedParameters(blobs_, /*refresh=*/true);
-    ForwardCpu(inputs, top);
-    quantization_->RestoreParameters(blobs_);
+    {
+      QuantizedParametersInPlace quantized(*quantization_, blobs_, /*refresh=*/true);
+      ForwardCpu(inputs, top);
+    }
     quantization_->QuantizeOutputs(top);
   } else {
     ForwardCpu(bottom, top);
@@ -128,9 +171,10 @@ void Layer::Backward(const std::vector<Blob*>& top, const std::vector<bool>& pro
     // The gradient flows through the quantizers unchanged; the weights seen are the quantized ones.
     const std::vector<Blob*>& inputs = quantization_->QuantizedInputs(bottom);
     quantization_->MaskClippedOutputGradients(top);
-    quantization_->SwapInQuantizedParameters(blobs_, /*refresh=*/false);
-    BackwardCpu(top, propagate_down, inputs);
-    quantization_->RestoreParameters(blobs_);
+    {
+      QuantizedParametersInPlace quantized(*quantization_, blobs_, /*refresh=*/false);
+      BackwardCpu(top, propagate_down, inputs);
+    }
     quantization_->MaskClippedGradients(bottom, propagate_down, blobs_);
   } else {
     BackwardCpu(top, propagate_down, bottom);

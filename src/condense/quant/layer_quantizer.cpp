@@ -102,14 +102,22 @@ void ReadActivationFormats(QuantizationParameter::Precision precision, const Qua
       break;
     case QuantizationParameter::INTEGER_AFFINE: {
       const AffineScheme scheme = AffineSchemeOf(param);
-      formats->input = AffineActivation(param.bw_layer_in(), scheme,
-                                        param.has_range_in_min() && param.has_range_in_max(),
-                                        param.range_in_min(), param.range_in_max(), rounding, at,
-                                        "bw_layer_in");
-      formats->output = AffineActivation(param.bw_layer_out(), scheme,
-                                         param.has_range_out_min() && param.has_range_out_max(),
-                                         param.range_out_min(), param.range_out_max(), rounding, at,
-                                         "bw_layer_out");
+      // A range needs both ends: one alone would silently fall back to each batch's range.
+      CONDENSE_CHECK(param.has_range_in_min() == param.has_range_in_max(), at,
+                     ": range_in_min and range_in_max go together (only one is set)");
+      CONDENSE_CHECK(param.has_range_out_min() == param.has_range_out_max(), at,
+                     ": range_out_min and range_out_max go together (only one is set)");
+      // Widths of tensors left float are not read: their defaults (32) are no affine width.
+      if (param.quantize_inputs()) {
+        formats->input = AffineActivation(param.bw_layer_in(), scheme, param.has_range_in_min(),
+                                          param.range_in_min(), param.range_in_max(), rounding, at,
+                                          "bw_layer_in");
+      }
+      if (param.quantize_outputs()) {
+        formats->output = AffineActivation(param.bw_layer_out(), scheme, param.has_range_out_min(),
+                                           param.range_out_min(), param.range_out_max(), rounding, at,
+                                           "bw_layer_out");
+      }
       break;
     }
     default:
@@ -140,6 +148,7 @@ void ReadParameterFormats(QuantizationParameter::Precision precision, const Quan
       break;
     }
     case QuantizationParameter::INTEGER_AFFINE: {
+      if (!param.quantize_params()) break;  // float weights: bw_params is not read
       AffineScheme scheme = AffineSchemeOf(param);
       CONDENSE_CHECK(param.bw_params() >= 1 && param.bw_params() <= 32, at, ": bw_params = ",
                      static_cast<int32_t>(param.bw_params()), " is out of range");
@@ -202,20 +211,32 @@ LayerQuantizer::LayerQuantizer(LayerFormats formats, Phase phase, uint64_t seed,
     : formats_(std::move(formats)), phase_(phase), seed_(seed), where_(std::move(where)) {}
 
 void LayerQuantizer::SetUp(const std::vector<Blob*>& bottom, const std::vector<Blob*>& top,
-                           const std::vector<std::shared_ptr<Blob>>& parameters,
-                           const std::vector<bool>& quantizable_inputs, bool integer_accumulator) {
-  CONDENSE_CHECK(!top.empty() || !parameters.empty(), where_,
-                 ": quantization_param on a layer with no outputs and no parameters: nothing to "
-                 "quantize");
+                           const std::vector<std::shared_ptr<Blob>>& all_parameters,
+                           const QuantizableParts& parts) {
+  // Blobs that are not weights (BatchNorm's running statistics) are left alone, as if absent.
+  const std::vector<std::shared_ptr<Blob>> no_parameters;
+  const std::vector<std::shared_ptr<Blob>>& parameters = parts.parameters ? all_parameters : no_parameters;
+  const bool any_output = std::find(parts.outputs.begin(), parts.outputs.end(), true) != parts.outputs.end();
+  // Inputs count where the layer computes something from them (ArgMax's scores; not Silence's).
+  const bool any_input = !top.empty() &&
+                         std::find(parts.inputs.begin(), parts.inputs.end(), true) != parts.inputs.end();
+  CONDENSE_CHECK(any_output || any_input || !parameters.empty(), where_,
+                 ": quantization_param on a layer with nothing to quantize (no activations in or out "
+                 "that it computes with, no weights)");
   if (formats_.per_channel) {
     CONDENSE_CHECK(!parameters.empty() && parameters[0]->num_axes() >= 2, where_,
                    ": quantization_param: per_channel needs weights with an output-channel axis");
+    // The per-channel kernels take channels along axis 0; Deconvolution and a transposed InnerProduct
+    // keep them on axis 1, where a scale per row would belong to inputs, which no accumulator can apply.
+    CONDENSE_CHECK(parts.weight_output_axis == 0, where_,
+                   ": quantization_param: per_channel needs the output channels on the weights' first "
+                   "axis; this layer keeps them on axis ", parts.weight_output_axis);
   }
   accumulator_.reset();
   if (formats_.accumulator_bits != 0) {
     // Refused rather than ignored elsewhere: a user who asks to see overflow must not get a float
     // result that silently never overflows.
-    CONDENSE_CHECK(integer_accumulator, where_,
+    CONDENSE_CHECK(parts.integer_accumulator, where_,
                    ": quantization_param: accumulator_bits applies to Convolution and InnerProduct "
                    "layers only");
     const auto* input = std::get_if<DynamicFixedPoint>(&formats_.input.format());
@@ -229,7 +250,8 @@ void LayerQuantizer::SetUp(const std::vector<Blob*>& bottom, const std::vector<B
                                    bias ? *bias : *weights};
   }
   accumulator_stats_ = QuantizeStats();
-  quantizable_inputs_ = quantizable_inputs;
+  quantizable_inputs_ = parts.inputs;
+  quantizable_outputs_ = parts.outputs;
   input_buffers_.clear();
   for (size_t i = 0; i < bottom.size(); ++i) input_buffers_.push_back(std::make_unique<Blob>());
   parameter_buffers_.clear();
@@ -266,9 +288,11 @@ bool LayerQuantizer::QuantizesActivations() const {
   return phase_ == TEST || formats_.quantize_activations_in_train;
 }
 
-uint64_t LayerQuantizer::SeedFor(int tensor) const {
-  // A distinct stream per layer, pass and tensor, so that stochastic rounding draws afresh each time.
-  return seed_ ^ (pass_ * 0x9E3779B97F4A7C15ULL) ^ (static_cast<uint64_t>(tensor) << 56);
+uint64_t LayerQuantizer::SeedFor(TensorKind kind, size_t index) const {
+  // A distinct stream per layer, pass and tensor, so that stochastic rounding draws afresh each time;
+  // the kind sits in bits no index reaches, so input 16 and output 0 never share a stream.
+  const uint64_t tensor = (static_cast<uint64_t>(kind) << 60) | (static_cast<uint64_t>(index) << 32);
+  return seed_ ^ (pass_ * 0x9E3779B97F4A7C15ULL) ^ tensor;
 }
 
 const std::vector<Blob*>& LayerQuantizer::QuantizeInputs(const std::vector<Blob*>& bottom) {
@@ -278,7 +302,7 @@ const std::vector<Blob*>& LayerQuantizer::QuantizeInputs(const std::vector<Blob*
     if (inputs_[i] == bottom[i]) continue;
     const int64_t saturated =
         formats_.input.Apply(bottom[i]->data(), inputs_[i]->mutable_data(), bottom[i]->count(), 1,
-                             SeedFor(static_cast<int>(i)), collect_stats_ ? &input_stats_[i] : nullptr);
+                             SeedFor(TensorKind::kInput, i), collect_stats_ ? &input_stats_[i] : nullptr);
     input_saturated_[i] = saturated;
   }
   return inputs_;
@@ -309,7 +333,7 @@ void LayerQuantizer::SwapInQuantizedParameters(std::vector<std::shared_ptr<Blob>
       const int64_t channels = shadow.num_axes() > 0 ? shadow.shape(0) : 1;
       const int64_t saturated =
           format.Apply(shadow.data(), quantized.mutable_data(), shadow.count(), channels,
-                       SeedFor(static_cast<int>(32 + i)), collect_stats_ ? &parameter_stats_[i] : nullptr);
+                       SeedFor(TensorKind::kParameter, i), collect_stats_ ? &parameter_stats_[i] : nullptr);
       parameter_saturated_[i] = saturated;
       quantized_versions_[i] = shadow.data_version();
     }
@@ -341,12 +365,13 @@ void LayerQuantizer::OutputQuantized(int top_index, int64_t saturated) {
 void LayerQuantizer::QuantizeOutputs(const std::vector<Blob*>& top) {
   if (formats_.output.is_float() || !QuantizesActivations()) return;
   for (size_t i = 0; i < top.size(); ++i) {
+    if (!quantizable_outputs_[i]) continue;
     float* values = top[i]->mutable_data();
     const bool fused = i < fused_output_saturated_.size() && fused_output_saturated_[i] >= 0;
     const int64_t saturated =
         fused ? fused_output_saturated_[i]
               : formats_.output.Apply(values, values, top[i]->count(), 1,
-                                      SeedFor(static_cast<int>(16 + i)),
+                                      SeedFor(TensorKind::kOutput, i),
                                       collect_stats_ ? &output_stats_[i] : nullptr);
     if (RecordsClipping()) RecordClipped(formats_.output, saturated, *top[i], &output_clipped_[i]);
   }

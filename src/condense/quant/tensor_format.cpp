@@ -1,6 +1,7 @@
 #include "condense/quant/tensor_format.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "condense/core/error.hpp"
@@ -46,7 +47,10 @@ int64_t TensorFormat::Apply(const float* in, float* out, int64_t n, int64_t chan
             if (!f.per_channel || channels <= 1) {
               float low = 0.0f;
               float high = 0.0f;
+              // As per channel: infinities and NaN stay out of the range (they saturate or stay
+              // NaN), so that one overflowing value does not take every other value's resolution.
               for (int64_t i = 0; i < n; ++i) {
+                if (!std::isfinite(in[i])) continue;
                 low = std::min(low, in[i]);
                 high = std::max(high, in[i]);
               }
