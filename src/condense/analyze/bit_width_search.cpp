@@ -187,27 +187,30 @@ namespace {
 // weights, as the layer computes them).
 int64_t LayerWeightBits(const QuantizableLayer& layer, const QuantizationParameter& q) {
   if (!q.quantize_params()) return layer.params * 32;
-  const int64_t biases = layer.params - layer.weights;
-  const int64_t bias_bits = q.bw_bias() > 0 ? q.bw_bias() : 32;
+  int64_t weight_bits = 32;
+  int64_t bias_bits = 32;  // without bw_bias: the weights' format for DFP and minifloat, else float
+  int64_t format_bits = 0;  // what the format itself stores beside the values
   switch (WeightPrecision(q)) {
-    case QuantizationParameter::MINIFLOAT: {
-      const int64_t bits = 1 + q.exp_bits() + q.mant_bits();
-      return layer.weights * bits + biases * (q.bw_bias() > 0 ? bias_bits : bits);
-    }
-    case QuantizationParameter::INTEGER_POWER_OF_2_WEIGHTS: {
+    case QuantizationParameter::MINIFLOAT:
+      weight_bits = bias_bits = 1 + q.exp_bits() + q.mant_bits();
+      break;
+    case QuantizationParameter::INTEGER_POWER_OF_2_WEIGHTS:
       // A sign and an exponent index, with one code more for the exact zero.
-      const int64_t bits = 1 + static_cast<int>(std::ceil(std::log2(q.exp_max() - q.exp_min() + 2.0)));
-      return layer.weights * bits + biases * bias_bits;
-    }
-    case QuantizationParameter::INTEGER_AFFINE: {
-      const int64_t scales = q.per_channel() ? layer.channels : 1;
-      const int64_t zero_point_bits = q.affine_symmetric() ? 0 : q.bw_params();
-      return layer.weights * q.bw_params() + scales * (32 + zero_point_bits) + biases * bias_bits;
-    }
+      weight_bits = 1 + static_cast<int>(std::ceil(std::log2(q.exp_max() - q.exp_min() + 2.0)));
+      break;
+    case QuantizationParameter::INTEGER_AFFINE:
+      weight_bits = q.bw_params();
+      // A 32-bit float scale, and a zero point unless symmetric, per tensor or per channel.
+      format_bits =
+          (q.per_channel() ? layer.channels : 1) * (32 + (q.affine_symmetric() ? 0 : q.bw_params()));
+      break;
     default:
       if (!q.has_bw_params()) return layer.params * 32;
-      return layer.weights * q.bw_params() + biases * (q.bw_bias() > 0 ? bias_bits : q.bw_params());
+      weight_bits = bias_bits = q.bw_params();
+      break;
   }
+  if (q.bw_bias() > 0) bias_bits = q.bw_bias();
+  return layer.weights * weight_bits + (layer.params - layer.weights) * bias_bits + format_bits;
 }
 
 }  // namespace
@@ -363,19 +366,20 @@ MixedPrecisionResult MixedPrecisionSearch(NetEvaluator& evaluator,
     Formats formats;
     for (const QuantizableLayer& layer : layers) {
       const LayerRanges& ranges = evaluator.ranges(layer.name);
+      const bool per_channel = options.per_channel && layer.channels_lead_weights;
       QuantizationParameter q;
       if (options.integer_affine) {
         formats[layer.name] = AffineFormat(ranges, activation_bits, weight_bits.count(layer.name)
                                                                        ? weight_bits.at(layer.name)
                                                                        : 0,
-                                           method, options.per_channel && layer.channels_lead_weights);
+                                           method, per_channel);
         continue;
       }
       q.set_precision(QuantizationParameter::DYNAMIC_FIXED_POINT);
       SetActivations(ranges, activation_bits, method, &q);
       auto bits = weight_bits.find(layer.name);
       if (bits != weight_bits.end()) {
-        if (options.per_channel && layer.channels_lead_weights) {
+        if (per_channel) {
           // Dynamic fixed point activations with a scale and zero point per output channel for the
           // weights, which take their ranges from the tensor itself.
           q.set_params_precision(QuantizationParameter::INTEGER_AFFINE);
